@@ -1,0 +1,1 @@
+//! Amazon Pay API v2 sandbox simulator.

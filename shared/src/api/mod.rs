@@ -1,0 +1,9 @@
+//! Amazon Pay API v2 types: enums, response objects, request bodies.
+
+pub mod enums;
+pub mod objects;
+pub mod requests;
+
+pub use enums::*;
+pub use objects::*;
+pub use requests::*;

@@ -1,0 +1,551 @@
+//! Amazon Pay v2 response objects (SPEC §4), exact camelCase field names.
+//!
+//! Responses are parsed leniently (unknown fields ignored, most fields optional) and written
+//! the way Amazon writes them: absent values as `null`.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::enums::*;
+use crate::money::{Price, PriceOrAmount};
+use crate::timestamp::AmazonTimestamp;
+
+/// `statusDetails` of a Charge, Checkout Session or Refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusDetails<S> {
+    /// The state.
+    pub state: S,
+    /// Why it is in that state.
+    #[serde(default)]
+    pub reason_code: Option<ReasonCode>,
+    /// Human text for the reason.
+    #[serde(default)]
+    pub reason_description: Option<String>,
+    /// When the state last changed.
+    #[serde(default)]
+    pub last_updated_timestamp: Option<AmazonTimestamp>,
+}
+
+/// One entry of a Charge Permission's `statusDetails.reasons` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusReason {
+    /// The reason code.
+    pub reason_code: ReasonCode,
+    /// Human text.
+    #[serde(default)]
+    pub reason_description: Option<String>,
+}
+
+/// `statusDetails` of a Charge Permission: a list of reasons, unlike the other objects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargePermissionStatusDetails {
+    /// The state.
+    pub state: ChargePermissionState,
+    /// Reasons (empty or null when Chargeable).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub reasons: Vec<StatusReason>,
+    /// When the state last changed.
+    #[serde(default)]
+    pub last_updated_timestamp: Option<AmazonTimestamp>,
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Merchant-provided order details (SPEC §4.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MerchantMetadata {
+    /// Merchant's order id (≤256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_reference_id: Option<String>,
+    /// Store name in buyer emails (≤50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_store_name: Option<String>,
+    /// Note in buyer emails (≤255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_to_buyer: Option<String>,
+    /// Not shown to the buyer (≤4096).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_information: Option<String>,
+}
+
+/// Payment service provider details.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderMetadata {
+    /// PSP reference id.
+    #[serde(default)]
+    pub provider_reference_id: Option<String>,
+}
+
+/// Browser redirect URLs of a checkout session or an MFA charge.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebCheckoutDetails {
+    /// Review page return URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_review_return_url: Option<String>,
+    /// Where Amazon returns the buyer with `amazonCheckoutSessionId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_result_return_url: Option<String>,
+    /// Where the buyer goes on cancel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_cancel_url: Option<String>,
+    /// Where to send the buyer (read-only, set by Amazon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amazon_pay_redirect_url: Option<String>,
+    /// `ProcessOrder` = no review page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_mode: Option<String>,
+}
+
+/// A buyer (PII: never log it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Buyer {
+    /// Amazon buyer id.
+    #[serde(default)]
+    pub buyer_id: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    /// Prime membership types.
+    #[serde(default)]
+    pub prime_membership_types: Option<Vec<String>>,
+}
+
+/// A postal address (PII: never log it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Line 1.
+    #[serde(default)]
+    pub address_line1: Option<String>,
+    /// Line 2.
+    #[serde(default)]
+    pub address_line2: Option<String>,
+    /// Line 3.
+    #[serde(default)]
+    pub address_line3: Option<String>,
+    /// City.
+    #[serde(default)]
+    pub city: Option<String>,
+    /// County.
+    #[serde(default)]
+    pub county: Option<String>,
+    /// District.
+    #[serde(default)]
+    pub district: Option<String>,
+    /// State or region.
+    #[serde(default)]
+    pub state_or_region: Option<String>,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// ISO country code.
+    #[serde(default)]
+    pub country_code: Option<String>,
+    /// Phone.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+}
+
+/// `paymentPreferences` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentPreference {
+    /// E.g. `Visa ****1111`.
+    #[serde(default)]
+    pub payment_descriptor: Option<String>,
+}
+
+/// `limits` of a charge permission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Maximum amount.
+    #[serde(default)]
+    pub amount_limit: Option<Price>,
+    /// Remaining amount.
+    #[serde(default)]
+    pub amount_balance: Option<Price>,
+}
+
+/// Recurring frequency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Frequency {
+    /// `Year`, `Month`, `Week`, `Day`, `Variable`.
+    pub unit: String,
+    /// Count of units (a string in Amazon's examples).
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+}
+
+/// `recurringMetadata`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecurringMetadata {
+    /// Frequency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<Frequency>,
+    /// Amount per period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Price>,
+}
+
+/// `paymentMethodOnFileMetadata`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentMethodOnFileMetadata {
+    /// True = only save the wallet, no payment now.
+    #[serde(default)]
+    pub setup_only: Option<bool>,
+}
+
+/// `paymentDetails` of a checkout session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentDetails {
+    /// Confirm / Authorize / AuthorizeWithCapture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_intent: Option<PaymentIntent>,
+    /// Async authorization allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_handle_pending_authorization: Option<bool>,
+    /// Amount to charge at completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_amount: Option<Price>,
+    /// Order total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_order_amount: Option<Price>,
+    /// Presentment currency (EU/UK multi-currency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presentment_currency: Option<String>,
+    /// Statement descriptor (≤16, only with AuthorizeWithCapture).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soft_descriptor: Option<String>,
+    /// Overcharge allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_overcharge: Option<bool>,
+    /// Extend authorization expiration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extend_expiration: Option<bool>,
+}
+
+/// A Charge (SPEC §4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Charge {
+    /// `<chargePermissionId>-C<6 digits>`.
+    pub charge_id: String,
+    /// Parent permission.
+    pub charge_permission_id: String,
+    /// Amount authorized.
+    pub charge_amount: Price,
+    /// Total captured.
+    #[serde(default)]
+    pub capture_amount: Option<Price>,
+    /// Total refunded.
+    #[serde(default)]
+    pub refunded_amount: Option<Price>,
+    /// Captured amount in the ledger currency (a Price or a bare string).
+    #[serde(default)]
+    pub converted_amount: Option<PriceOrAmount>,
+    /// Conversion rate (a number or a string).
+    #[serde(default)]
+    pub conversion_rate: Option<serde_json::Value>,
+    /// Statement descriptor.
+    #[serde(default)]
+    pub soft_descriptor: Option<String>,
+    /// Echo of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_now: Option<bool>,
+    /// Echo of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_handle_pending_authorization: Option<bool>,
+    /// Echo of the request.
+    #[serde(default)]
+    pub charge_initiator: Option<ChargeInitiator>,
+    /// Echo of the request.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    /// Merchant details.
+    #[serde(default)]
+    pub merchant_metadata: Option<MerchantMetadata>,
+    /// PSP details.
+    #[serde(default)]
+    pub provider_metadata: Option<ProviderMetadata>,
+    /// Solution provider id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_id: Option<String>,
+    /// Present when the buyer must act (MFA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_checkout_details: Option<WebCheckoutDetails>,
+    /// State.
+    pub status_details: StatusDetails<ChargeState>,
+    /// Created at.
+    #[serde(default)]
+    pub creation_timestamp: Option<AmazonTimestamp>,
+    /// Authorization valid until.
+    #[serde(default)]
+    pub expiration_timestamp: Option<AmazonTimestamp>,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
+}
+
+/// A Charge Permission (SPEC §4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargePermission {
+    /// `X00-0000000-0000000`.
+    pub charge_permission_id: String,
+    /// `PaymentMethodOnFile` for Saved Wallet.
+    #[serde(default)]
+    pub charge_permission_type: Option<ChargePermissionType>,
+    /// Recurring details.
+    #[serde(default)]
+    pub recurring_metadata: Option<RecurringMetadata>,
+    /// Saved Wallet details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method_on_file_metadata: Option<PaymentMethodOnFileMetadata>,
+    /// Limits.
+    #[serde(default)]
+    pub limits: Option<Limits>,
+    /// Currency the buyer is charged in.
+    #[serde(default)]
+    pub presentment_currency: Option<String>,
+    /// Buyer (PII).
+    #[serde(default)]
+    pub buyer: Option<Buyer>,
+    /// Shipping address (PII).
+    #[serde(default)]
+    pub shipping_address: Option<Address>,
+    /// Billing address (PII).
+    #[serde(default)]
+    pub billing_address: Option<Address>,
+    /// Payment method descriptors.
+    #[serde(default)]
+    pub payment_preferences: Option<Vec<PaymentPreference>>,
+    /// Merchant details.
+    #[serde(default)]
+    pub merchant_metadata: Option<MerchantMetadata>,
+    /// Solution provider id.
+    #[serde(default)]
+    pub platform_id: Option<String>,
+    /// State and reasons.
+    pub status_details: ChargePermissionStatusDetails,
+    /// Created at.
+    #[serde(default)]
+    pub creation_timestamp: Option<AmazonTimestamp>,
+    /// Null for Saved Wallet (no expiry).
+    #[serde(default)]
+    pub expiration_timestamp: Option<AmazonTimestamp>,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
+}
+
+/// A Checkout Session (SPEC §4.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutSession {
+    /// UUID.
+    pub checkout_session_id: String,
+    /// Redirect URLs.
+    #[serde(default)]
+    pub web_checkout_details: Option<WebCheckoutDetails>,
+    /// `PayAndShip`, `PayOnly`, …
+    #[serde(default)]
+    pub product_type: Option<String>,
+    /// Kind of permission the session creates.
+    #[serde(default)]
+    pub charge_permission_type: Option<ChargePermissionType>,
+    /// Recurring details.
+    #[serde(default)]
+    pub recurring_metadata: Option<RecurringMetadata>,
+    /// Saved Wallet details.
+    #[serde(default)]
+    pub payment_method_on_file_metadata: Option<PaymentMethodOnFileMetadata>,
+    /// Payment details.
+    #[serde(default)]
+    pub payment_details: Option<PaymentDetails>,
+    /// Merchant details.
+    #[serde(default)]
+    pub merchant_metadata: Option<MerchantMetadata>,
+    /// Free text.
+    #[serde(default)]
+    pub supplementary_data: Option<String>,
+    /// Solution provider id.
+    #[serde(default)]
+    pub platform_id: Option<String>,
+    /// PSP details.
+    #[serde(default)]
+    pub provider_metadata: Option<ProviderMetadata>,
+    /// Buyer (PII).
+    #[serde(default)]
+    pub buyer: Option<Buyer>,
+    /// Shipping address (PII).
+    #[serde(default)]
+    pub shipping_address: Option<Address>,
+    /// Billing address (PII).
+    #[serde(default)]
+    pub billing_address: Option<Address>,
+    /// Payment method descriptors.
+    #[serde(default)]
+    pub payment_preferences: Option<Vec<PaymentPreference>>,
+    /// State.
+    pub status_details: StatusDetails<CheckoutSessionState>,
+    /// Open constraints.
+    #[serde(default)]
+    pub constraints: Option<Vec<serde_json::Value>>,
+    /// Created at.
+    #[serde(default)]
+    pub creation_timestamp: Option<AmazonTimestamp>,
+    /// Created + 24 h.
+    #[serde(default)]
+    pub expiration_timestamp: Option<AmazonTimestamp>,
+    /// Set after Complete.
+    #[serde(default)]
+    pub charge_permission_id: Option<String>,
+    /// Set after Complete when a payment was made.
+    #[serde(default)]
+    pub charge_id: Option<String>,
+    /// Store id.
+    #[serde(default)]
+    pub store_id: Option<String>,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
+}
+
+/// A Refund (SPEC §4.7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    /// `<chargePermissionId>-R<6 digits>`.
+    pub refund_id: String,
+    /// Refunded charge.
+    pub charge_id: String,
+    /// Amount.
+    pub refund_amount: Price,
+    /// Statement descriptor.
+    #[serde(default)]
+    pub soft_descriptor: Option<String>,
+    /// Created at.
+    #[serde(default)]
+    pub creation_timestamp: Option<AmazonTimestamp>,
+    /// State.
+    pub status_details: StatusDetails<RefundState>,
+    /// `Sandbox` or `Live`.
+    #[serde(default)]
+    pub release_environment: Option<String>,
+}
+
+/// Amazon's error body `{"reasonCode": "...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorResponse {
+    /// The reason code.
+    pub reason_code: ReasonCode,
+    /// Human text.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// The Amazon Pay message inside an SNS notification (SPEC §12.4); keys are PascalCase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpnMessage {
+    /// Merchant id.
+    #[serde(rename = "MerchantID")]
+    pub merchant_id: String,
+    /// Object type.
+    pub object_type: IpnObjectType,
+    /// Object id.
+    pub object_id: String,
+    /// Parent permission.
+    #[serde(default)]
+    pub charge_permission_id: Option<String>,
+    /// STATE_CHANGE / ATTRIBUTE_CHANGE.
+    pub notification_type: IpnNotificationType,
+    /// Random id for dedupe.
+    pub notification_id: String,
+    /// `V2`.
+    #[serde(default)]
+    pub notification_version: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed's own Create Charge responses parse (including the bare-string
+    /// convertedAmount and the MFA webCheckoutDetails).
+    #[test]
+    fn seed_charge_examples_parse() {
+        let captured = r#"{
+          "chargeId": "P21-1111111-1111111-C111111",
+          "chargePermissionId": "P21-1111111-1111111",
+          "chargeInitiator":"CITU", "channel":"Web",
+          "chargeAmount": {"amount": "14.00", "currencyCode": "USD"},
+          "captureAmount": {"amount": "14.00", "currencyCode": "USD"},
+          "refundedAmount": {"amount": "0.00", "currencyCode": "USD"},
+          "convertedAmount": "14.00", "conversionRate": "1.00",
+          "softDescriptor": "Descriptor", "merchantMetadata": null,
+          "providerMetadata": {"providerReferenceId": null},
+          "statusDetails":{"state": "Captured", "reasonCode": null, "reasonDescription": null,
+                           "lastUpdatedTimestamp": "20190714T155300Z"},
+          "creationTimestamp": "20190714T155300Z", "expirationTimestamp": "20190715T155300Z",
+          "releaseEnvironment": "Sandbox"}"#;
+        let c: Charge = serde_json::from_str(captured).unwrap();
+        assert_eq!(c.status_details.state, ChargeState::Captured);
+        assert_eq!(c.converted_amount, Some(PriceOrAmount::Amount("14.00".into())));
+        assert_eq!(c.charge_initiator, Some(ChargeInitiator::Citu));
+
+        let mfa = captured
+            .replace(r#""state": "Captured", "reasonCode": null, "reasonDescription": null"#,
+                r#""state": "ActionRequired", "reasonCode": "BuyerActionRequired", "reasonDescription": "Charge requires buyer action to proceed.""#)
+            .replace(r#""releaseEnvironment": "Sandbox""#,
+                r#""releaseEnvironment": "Sandbox", "webCheckoutDetails": {"checkoutResultReturnUrl": "https://m.example/r", "amazonPayRedirectUrl": "https://pay.example/mfa"}"#);
+        let c: Charge = serde_json::from_str(&mfa).unwrap();
+        assert_eq!(c.status_details.state, ChargeState::ActionRequired);
+        assert_eq!(c.status_details.reason_code, Some(ReasonCode::BuyerActionRequired));
+        assert_eq!(
+            c.web_checkout_details.unwrap().amazon_pay_redirect_url.as_deref(),
+            Some("https://pay.example/mfa")
+        );
+    }
+
+    #[test]
+    fn charge_permission_reasons_accept_null_and_list() {
+        let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"NonChargeable","reasons":[{"reasonCode":"PaymentMethodExpired","reasonDescription":"x"}],"lastUpdatedTimestamp":"20240101T000000Z"}}"#;
+        let cp: ChargePermission = serde_json::from_str(j).unwrap();
+        assert_eq!(cp.status_details.reasons[0].reason_code, ReasonCode::PaymentMethodExpired);
+        let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"Chargeable","reasons":null}}"#;
+        let cp: ChargePermission = serde_json::from_str(j).unwrap();
+        assert!(cp.status_details.reasons.is_empty());
+    }
+
+    #[test]
+    fn ipn_message_parses() {
+        let j = r#"{"MerchantID":"A1B2","ObjectType":"CHARGE","ObjectId":"S01-5105180-3221187-C056351","ChargePermissionId":"S01-5105180-3221187","NotificationType":"STATE_CHANGE","NotificationId":"8e3b","NotificationVersion":"V2"}"#;
+        let m: IpnMessage = serde_json::from_str(j).unwrap();
+        assert_eq!(m.object_type, IpnObjectType::Charge);
+        assert_eq!(m.notification_type, IpnNotificationType::StateChange);
+    }
+}

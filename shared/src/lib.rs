@@ -1,0 +1,9 @@
+//! savedwallet's pure payment domain: money, Amazon Pay API v2 types and the rules that
+//! decide what to do next. No I/O, no async, no AWS or HTTP crates; compiles to wasm32.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod money;
+pub mod region;
+pub mod timestamp;
