@@ -4,6 +4,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod decline;
+pub mod dunning;
+pub mod idempotency;
+pub mod limits;
 pub mod money;
 pub mod region;
+pub mod signing;
 pub mod timestamp;

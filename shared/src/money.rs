@@ -195,9 +195,8 @@ impl Price {
     /// as are exponents, spaces, `+`, and empty parts.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, MoneyError> {
         let malformed = || MoneyError::Malformed(amount.chars().take(32).collect());
-        if amount.starts_with('-') {
+        if let Some(rest) = amount.strip_prefix('-') {
             // Distinguish "negative" from garbage for a clearer error.
-            let rest = &amount[1..];
             if Price::parse(rest, currency).is_ok() {
                 return Err(MoneyError::Negative);
             }
@@ -421,10 +420,19 @@ mod tests {
 
     #[test]
     fn format_has_exact_minor_digits() {
-        assert_eq!(Price::from_minor(1400, Currency::USD).amount_string(), "14.00");
+        assert_eq!(
+            Price::from_minor(1400, Currency::USD).amount_string(),
+            "14.00"
+        );
         assert_eq!(Price::from_minor(5, Currency::GBP).amount_string(), "0.05");
-        assert_eq!(Price::from_minor(1000, Currency::JPY).amount_string(), "1000");
-        assert_eq!(Price::from_minor(-5, Currency::EUR).amount_string(), "-0.05");
+        assert_eq!(
+            Price::from_minor(1000, Currency::JPY).amount_string(),
+            "1000"
+        );
+        assert_eq!(
+            Price::from_minor(-5, Currency::EUR).amount_string(),
+            "-0.05"
+        );
     }
 
     #[test]
@@ -442,8 +450,14 @@ mod tests {
     #[test]
     fn charge_amount_validation() {
         use MoneyError::*;
-        assert!(matches!(Price::parse_charge_amount("0.00", "USD"), Err(Zero)));
-        assert!(matches!(Price::parse_charge_amount("-3", "USD"), Err(Negative)));
+        assert!(matches!(
+            Price::parse_charge_amount("0.00", "USD"),
+            Err(Zero)
+        ));
+        assert!(matches!(
+            Price::parse_charge_amount("-3", "USD"),
+            Err(Negative)
+        ));
         assert!(Price::parse_charge_amount("150000.00", "USD").is_ok());
         assert!(matches!(
             Price::parse_charge_amount("150000.01", "USD"),
@@ -481,7 +495,10 @@ mod tests {
         assert_eq!(s, PriceOrAmount::Amount("14.00".into()));
         let p: PriceOrAmount =
             serde_json::from_str(r#"{"amount":"14.00","currencyCode":"USD"}"#).unwrap();
-        assert_eq!(p, PriceOrAmount::Price(Price::from_minor(1400, Currency::USD)));
+        assert_eq!(
+            p,
+            PriceOrAmount::Price(Price::from_minor(1400, Currency::USD))
+        );
     }
 
     fn any_currency() -> impl Strategy<Value = Currency> {

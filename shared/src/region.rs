@@ -96,7 +96,9 @@ impl FromStr for Environment {
         match s.to_ascii_lowercase().as_str() {
             "sandbox" => Ok(Environment::Sandbox),
             "live" => Ok(Environment::Live),
-            _ => Err(format!("unknown environment {s:?} (expected sandbox or live)")),
+            _ => Err(format!(
+                "unknown environment {s:?} (expected sandbox or live)"
+            )),
         }
     }
 }
@@ -158,7 +160,10 @@ mod tests {
         assert_eq!(KeyEnvironment::of("SANDBOX-AFVX").path_prefix(Live), "/");
         assert_eq!(KeyEnvironment::of("sandboxfoo").path_prefix(Live), "/");
         assert_eq!(KeyEnvironment::of("LIVE-X").path_prefix(Sandbox), "/");
-        assert_eq!(KeyEnvironment::of("AFVX7ULW").path_prefix(Sandbox), "/sandbox/");
+        assert_eq!(
+            KeyEnvironment::of("AFVX7ULW").path_prefix(Sandbox),
+            "/sandbox/"
+        );
         assert_eq!(KeyEnvironment::of("AFVX7ULW").path_prefix(Live), "/live/");
     }
 

@@ -83,12 +83,24 @@ mod tests {
         assert_eq!(a.0.timestamp(), c.0.timestamp());
         assert_eq!(a.to_basic(), "20240601T123456Z");
         assert_eq!(a.to_extended(), "2024-06-01T12:34:56Z");
-        assert_eq!(AmazonTimestamp::parse("20190714t155300z").unwrap().to_basic(), "20190714T155300Z");
+        assert_eq!(
+            AmazonTimestamp::parse("20190714t155300z")
+                .unwrap()
+                .to_basic(),
+            "20190714T155300Z"
+        );
     }
 
     #[test]
     fn garbage_is_refused() {
-        for s in ["", "2024", "20240601T123456", "2024-13-01T00:00:00Z", "20240601 123456Z", "x"] {
+        for s in [
+            "",
+            "2024",
+            "20240601T123456",
+            "2024-13-01T00:00:00Z",
+            "20240601 123456Z",
+            "x",
+        ] {
             assert!(AmazonTimestamp::parse(s).is_err(), "{s}");
         }
     }

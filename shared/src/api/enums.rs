@@ -79,7 +79,6 @@ macro_rules! amazon_enum {
         }
     };
 }
-pub(crate) use amazon_enum;
 
 amazon_enum! {
     /// `statusDetails.state` of a Charge (SPEC §5.3).

@@ -514,7 +514,10 @@ mod tests {
           "releaseEnvironment": "Sandbox"}"#;
         let c: Charge = serde_json::from_str(captured).unwrap();
         assert_eq!(c.status_details.state, ChargeState::Captured);
-        assert_eq!(c.converted_amount, Some(PriceOrAmount::Amount("14.00".into())));
+        assert_eq!(
+            c.converted_amount,
+            Some(PriceOrAmount::Amount("14.00".into()))
+        );
         assert_eq!(c.charge_initiator, Some(ChargeInitiator::Citu));
 
         let mfa = captured
@@ -524,9 +527,15 @@ mod tests {
                 r#""releaseEnvironment": "Sandbox", "webCheckoutDetails": {"checkoutResultReturnUrl": "https://m.example/r", "amazonPayRedirectUrl": "https://pay.example/mfa"}"#);
         let c: Charge = serde_json::from_str(&mfa).unwrap();
         assert_eq!(c.status_details.state, ChargeState::ActionRequired);
-        assert_eq!(c.status_details.reason_code, Some(ReasonCode::BuyerActionRequired));
         assert_eq!(
-            c.web_checkout_details.unwrap().amazon_pay_redirect_url.as_deref(),
+            c.status_details.reason_code,
+            Some(ReasonCode::BuyerActionRequired)
+        );
+        assert_eq!(
+            c.web_checkout_details
+                .unwrap()
+                .amazon_pay_redirect_url
+                .as_deref(),
             Some("https://pay.example/mfa")
         );
     }
@@ -535,7 +544,10 @@ mod tests {
     fn charge_permission_reasons_accept_null_and_list() {
         let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"NonChargeable","reasons":[{"reasonCode":"PaymentMethodExpired","reasonDescription":"x"}],"lastUpdatedTimestamp":"20240101T000000Z"}}"#;
         let cp: ChargePermission = serde_json::from_str(j).unwrap();
-        assert_eq!(cp.status_details.reasons[0].reason_code, ReasonCode::PaymentMethodExpired);
+        assert_eq!(
+            cp.status_details.reasons[0].reason_code,
+            ReasonCode::PaymentMethodExpired
+        );
         let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"Chargeable","reasons":null}}"#;
         let cp: ChargePermission = serde_json::from_str(j).unwrap();
         assert!(cp.status_details.reasons.is_empty());

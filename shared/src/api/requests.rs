@@ -216,7 +216,10 @@ mod tests {
 
     #[test]
     fn create_charge_serialises_without_nulls() {
-        let mut r = CreateChargeRequest::new("S01-1234567-1234567", Price::from_minor(1499, Currency::EUR));
+        let mut r = CreateChargeRequest::new(
+            "S01-1234567-1234567",
+            Price::from_minor(1499, Currency::EUR),
+        );
         r.capture_now = Some(true);
         r.charge_initiator = Some(ChargeInitiator::Mitr);
         assert_eq!(
