@@ -1,1 +1,3 @@
 //! Adapters and use cases.
+
+pub mod store;

@@ -1,0 +1,676 @@
+//! The Amazon Pay API v2 client: signed requests, typed operations, retries, pacing.
+
+use chrono::Utc;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{field, Instrument};
+use url::Url;
+
+use savedwallet_shared::api::{
+    CancelChargeRequest, CaptureChargeRequest, Charge, ChargePermission, CheckoutSession,
+    CloseChargePermissionRequest, CompleteCheckoutSessionRequest, CreateChargeRequest,
+    CreateCheckoutSessionRequest, CreateRefundRequest, Refund, UpdateChargePermissionRequest,
+    UpdateCheckoutSessionRequest,
+};
+use savedwallet_shared::region::{KeyEnvironment, Region};
+use savedwallet_shared::signing::{
+    RequestParts, HEADER_DATE, HEADER_HOST, HEADER_IDEMPOTENCY_KEY, HEADER_REGION,
+    HEADER_REQUEST_ID, HEADER_SIMULATION_CODE,
+};
+use savedwallet_shared::timestamp::AmazonTimestamp;
+
+use crate::config::{ClientConfig, RetryPolicy};
+use crate::error::{api_error, Error};
+use crate::operation::{HttpMethod, Operation};
+use crate::pacer::Pacer;
+use crate::signer::Signer;
+
+/// A successful response: the decoded body plus what the caller needs to decide and log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse<T> {
+    /// HTTP status (Create Charge: 201 done vs 202 ActionRequired; Complete: 200 vs 202).
+    pub status: u16,
+    /// Amazon's `x-amz-pay-request-id`.
+    pub request_id: Option<String>,
+    /// Attempts made (1 = no retry).
+    pub attempts: u32,
+    /// Decoded body.
+    pub body: T,
+}
+
+/// The Amazon Pay client. Cheap to clone; clones share the HTTP pool, key and pacer.
+#[derive(Debug, Clone)]
+pub struct AmazonPayClient {
+    inner: Arc<Inner>,
+    simulation_code: Option<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    signer: Signer,
+    /// Scheme + authority (+ optional base path) requests go to.
+    base: Url,
+    /// `/…/` prefix before `v2/`, including any base path and `/sandbox|/live`.
+    path_prefix: String,
+    /// `x-amz-pay-host`: host[:port] of the base URL.
+    host_header: String,
+    region: Region,
+    retry: RetryPolicy,
+    pacer: Pacer,
+}
+
+/// One attempt's outcome before retry classification.
+struct Attempt {
+    status: u16,
+    request_id: Option<String>,
+    retry_after_secs: Option<u64>,
+    body: Vec<u8>,
+}
+
+impl AmazonPayClient {
+    /// Builds the client; parses the private key once.
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let signer = Signer::from_pem(
+            &config.private_key_pem,
+            config.public_key_id.clone(),
+            config.algorithm,
+        )?;
+        let base = match &config.endpoint {
+            Some(u) => u.clone(),
+            None => Url::parse(&format!("https://{}", config.region.api_host()))
+                .map_err(|e| Error::Config(format!("bad default host: {e}")))?,
+        };
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(Error::Config(format!(
+                "endpoint scheme must be http or https, got {:?}",
+                base.scheme()
+            )));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(Error::Config(
+                "endpoint must not have a query or fragment".into(),
+            ));
+        }
+        let host = base
+            .host_str()
+            .ok_or_else(|| Error::Config("endpoint has no host".into()))?;
+        let host_header = match base.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let env_prefix = KeyEnvironment::of(&config.public_key_id).path_prefix(config.environment);
+        let path_prefix = format!("{}{}", base.path().trim_end_matches('/'), env_prefix);
+        if config.request_timeout.is_zero() || config.connect_timeout.is_zero() {
+            return Err(Error::Config("timeouts must be greater than zero".into()));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("savedwallet/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(AmazonPayClient {
+            inner: Arc::new(Inner {
+                http,
+                signer,
+                base,
+                path_prefix,
+                host_header,
+                region: config.region,
+                retry: config.retry,
+                pacer: Pacer::new(config.pacing, config.environment),
+            }),
+            simulation_code: None,
+        })
+    }
+
+    /// A handle that sends `x-amz-pay-simulation-code: <code>` (signed) on every call
+    /// (sandbox only; Amazon ignores it in live). Shares everything else with `self`.
+    pub fn with_simulation_code(&self, code: impl Into<String>) -> Result<Self, Error> {
+        let code = code.into();
+        if code.is_empty()
+            || code.len() > 64
+            || !code
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        {
+            return Err(Error::InvalidRequest(
+                "simulation code must be 1-64 characters of A-Z a-z 0-9 _ -".into(),
+            ));
+        }
+        Ok(AmazonPayClient {
+            inner: Arc::clone(&self.inner),
+            simulation_code: Some(code),
+        })
+    }
+
+    /// The signer (e.g. to sign button payloads with the same key).
+    pub fn signer(&self) -> &Signer {
+        &self.inner.signer
+    }
+
+    /// The URL path an operation is sent to, e.g. `/v2/charges` or `/sandbox/v2/charges/ID/capture`.
+    pub fn path_for(&self, op: Operation, id: Option<&str>) -> Result<String, Error> {
+        let id = match (op.needs_id(), id) {
+            (true, Some(id)) => {
+                validate_id(id)?;
+                id
+            }
+            (true, None) => return Err(Error::InvalidRequest(format!("{op} needs a resource id"))),
+            (false, Some(_)) => {
+                return Err(Error::InvalidRequest(format!("{op} takes no resource id")))
+            }
+            (false, None) => "",
+        };
+        Ok(format!(
+            "{}v2/{}",
+            self.inner.path_prefix,
+            op.resource_path(id)
+        ))
+    }
+
+    // ---- typed operations (SPEC §1) ----
+
+    /// Create Checkout Session (201).
+    pub async fn create_checkout_session(
+        &self,
+        body: &CreateCheckoutSessionRequest,
+        idempotency_key: &str,
+    ) -> Result<ApiResponse<CheckoutSession>, Error> {
+        self.typed(
+            Operation::CreateCheckoutSession,
+            None,
+            Some(body),
+            Some(idempotency_key),
+            None,
+        )
+        .await
+    }
+
+    /// Get Checkout Session (200).
+    pub async fn get_checkout_session(
+        &self,
+        id: &str,
+    ) -> Result<ApiResponse<CheckoutSession>, Error> {
+        self.typed::<(), _>(Operation::GetCheckoutSession, Some(id), None, None, None)
+            .await
+    }
+
+    /// Update Checkout Session (200).
+    pub async fn update_checkout_session(
+        &self,
+        id: &str,
+        body: &UpdateCheckoutSessionRequest,
+    ) -> Result<ApiResponse<CheckoutSession>, Error> {
+        self.typed(
+            Operation::UpdateCheckoutSession,
+            Some(id),
+            Some(body),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Complete Checkout Session (200, or 202 while authorization is pending).
+    pub async fn complete_checkout_session(
+        &self,
+        id: &str,
+        body: &CompleteCheckoutSessionRequest,
+        idempotency_key: &str,
+    ) -> Result<ApiResponse<CheckoutSession>, Error> {
+        self.typed(
+            Operation::CompleteCheckoutSession,
+            Some(id),
+            Some(body),
+            Some(idempotency_key),
+            None,
+        )
+        .await
+    }
+
+    /// Get Charge Permission (200).
+    pub async fn get_charge_permission(
+        &self,
+        id: &str,
+    ) -> Result<ApiResponse<ChargePermission>, Error> {
+        self.typed::<(), _>(Operation::GetChargePermission, Some(id), None, None, None)
+            .await
+    }
+
+    /// Update Charge Permission (200).
+    pub async fn update_charge_permission(
+        &self,
+        id: &str,
+        body: &UpdateChargePermissionRequest,
+    ) -> Result<ApiResponse<ChargePermission>, Error> {
+        self.typed(
+            Operation::UpdateChargePermission,
+            Some(id),
+            Some(body),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Close Charge Permission (200).
+    pub async fn close_charge_permission(
+        &self,
+        id: &str,
+        body: &CloseChargePermissionRequest,
+    ) -> Result<ApiResponse<ChargePermission>, Error> {
+        self.typed(
+            Operation::CloseChargePermission,
+            Some(id),
+            Some(body),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// Create Charge (201 Authorized/Captured/AuthorizationInitiated, or 202 ActionRequired).
+    pub async fn create_charge(
+        &self,
+        body: &CreateChargeRequest,
+        idempotency_key: &str,
+    ) -> Result<ApiResponse<Charge>, Error> {
+        let log_id = body.charge_permission_id.clone();
+        self.typed(
+            Operation::CreateCharge,
+            None,
+            Some(body),
+            Some(idempotency_key),
+            Some(&log_id),
+        )
+        .await
+    }
+
+    /// Get Charge (200).
+    pub async fn get_charge(&self, id: &str) -> Result<ApiResponse<Charge>, Error> {
+        self.typed::<(), _>(Operation::GetCharge, Some(id), None, None, None)
+            .await
+    }
+
+    /// Capture Charge (200).
+    pub async fn capture_charge(
+        &self,
+        id: &str,
+        body: &CaptureChargeRequest,
+        idempotency_key: &str,
+    ) -> Result<ApiResponse<Charge>, Error> {
+        self.typed(
+            Operation::CaptureCharge,
+            Some(id),
+            Some(body),
+            Some(idempotency_key),
+            None,
+        )
+        .await
+    }
+
+    /// Cancel Charge (200).
+    pub async fn cancel_charge(
+        &self,
+        id: &str,
+        body: &CancelChargeRequest,
+    ) -> Result<ApiResponse<Charge>, Error> {
+        self.typed(Operation::CancelCharge, Some(id), Some(body), None, None)
+            .await
+    }
+
+    /// Create Refund (201, RefundInitiated).
+    pub async fn create_refund(
+        &self,
+        body: &CreateRefundRequest,
+        idempotency_key: &str,
+    ) -> Result<ApiResponse<Refund>, Error> {
+        let log_id = body.charge_id.clone();
+        self.typed(
+            Operation::CreateRefund,
+            None,
+            Some(body),
+            Some(idempotency_key),
+            Some(&log_id),
+        )
+        .await
+    }
+
+    /// Get Refund (200).
+    pub async fn get_refund(&self, id: &str) -> Result<ApiResponse<Refund>, Error> {
+        self.typed::<(), _>(Operation::GetRefund, Some(id), None, None, None)
+            .await
+    }
+
+    /// Any operation with a raw body (sent byte-exact) and a JSON answer; for the CLI.
+    /// Operations with a body default to `{}` when `body` is `None`. POST needs a key.
+    pub async fn call_raw(
+        &self,
+        op: Operation,
+        id: Option<&str>,
+        body: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<ApiResponse<serde_json::Value>, Error> {
+        let body = match (op.has_body(), body) {
+            (true, Some(b)) => b,
+            (true, None) => b"{}".to_vec(),
+            (false, Some(b)) if !b.is_empty() => {
+                return Err(Error::InvalidRequest(format!("{op} takes no body")))
+            }
+            (false, _) => Vec::new(),
+        };
+        let (attempt, attempts) = self.execute(op, id, body, idempotency_key, None).await?;
+        let json = if attempt.body.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&attempt.body).map_err(|e| Error::Decode {
+                status: attempt.status,
+                message: e.to_string(),
+            })?
+        };
+        Ok(ApiResponse {
+            status: attempt.status,
+            request_id: attempt.request_id,
+            attempts,
+            body: json,
+        })
+    }
+
+    async fn typed<B: Serialize, T: DeserializeOwned>(
+        &self,
+        op: Operation,
+        id: Option<&str>,
+        body: Option<&B>,
+        idempotency_key: Option<&str>,
+        log_id: Option<&str>,
+    ) -> Result<ApiResponse<T>, Error> {
+        // Serialised once: these exact bytes are hashed, signed and sent on every attempt.
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b)
+                .map_err(|e| Error::InvalidRequest(format!("cannot serialise body: {e}")))?,
+            None if op.has_body() => b"{}".to_vec(),
+            None => Vec::new(),
+        };
+        let (attempt, attempts) = self.execute(op, id, bytes, idempotency_key, log_id).await?;
+        let body = serde_json::from_slice(&attempt.body).map_err(|e| Error::Decode {
+            status: attempt.status,
+            message: e.to_string(),
+        })?;
+        Ok(ApiResponse {
+            status: attempt.status,
+            request_id: attempt.request_id,
+            attempts,
+            body,
+        })
+    }
+
+    /// Sends with retries; returns the successful attempt and the number of attempts.
+    async fn execute(
+        &self,
+        op: Operation,
+        id: Option<&str>,
+        body: Vec<u8>,
+        idempotency_key: Option<&str>,
+        log_id: Option<&str>,
+    ) -> Result<(Attempt, u32), Error> {
+        let path = self.path_for(op, id)?;
+        let key = match (op.takes_idempotency_key(), idempotency_key) {
+            (true, Some(k)) => {
+                validate_idempotency_key(k)?;
+                Some(k)
+            }
+            (true, None) => {
+                return Err(Error::InvalidRequest(format!(
+                    "{op} needs an idempotency key"
+                )))
+            }
+            // Amazon ignores it outside POST (SPEC §8), so it is not sent.
+            (false, _) => None,
+        };
+        let span = tracing::info_span!(
+            "amazon_pay_call",
+            operation = op.name(),
+            resource_id = id.or(log_id).unwrap_or(""),
+            attempt = field::Empty,
+            status = field::Empty,
+            request_id = field::Empty,
+            elapsed_ms = field::Empty,
+        );
+        self.execute_in_span(op, &path, &body, key, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn execute_in_span(
+        &self,
+        op: Operation,
+        path: &str,
+        body: &[u8],
+        key: Option<&str>,
+        span: &tracing::Span,
+    ) -> Result<(Attempt, u32), Error> {
+        let started = tokio::time::Instant::now();
+        let policy = &self.inner.retry;
+        let mut attempt_no: u32 = 0;
+        loop {
+            attempt_no += 1;
+            self.inner.pacer.acquire(op).await;
+            let result = self.send_once(op, path, body, key).await;
+            let elapsed = started.elapsed();
+            span.record("attempt", attempt_no);
+            span.record("elapsed_ms", elapsed.as_millis() as u64);
+            let err = match result {
+                Ok(a) if (200..300).contains(&a.status) => {
+                    span.record("status", a.status);
+                    if let Some(r) = &a.request_id {
+                        span.record("request_id", r.as_str());
+                    }
+                    tracing::info!("amazon pay call succeeded");
+                    return Ok((a, attempt_no));
+                }
+                Ok(a) => api_error(a.status, &a.body, a.request_id, a.retry_after_secs),
+                Err(e) => e,
+            };
+            if let Error::Api {
+                status, request_id, ..
+            } = &err
+            {
+                span.record("status", *status);
+                if let Some(r) = request_id {
+                    span.record("request_id", r.as_str());
+                }
+            }
+            let reason = err.reason_code().map(|r| r.as_str().to_string());
+            if !err.is_retryable() || attempt_no > policy.max_retries {
+                tracing::warn!(
+                    reason = reason.as_deref(),
+                    error_kind = error_kind(&err),
+                    "amazon pay call failed"
+                );
+                return Err(err);
+            }
+            let jitter = policy.backoff(attempt_no, rand::random::<f64>());
+            let retry_after = match &err {
+                Error::Api {
+                    retry_after_secs: Some(s),
+                    ..
+                } => Duration::from_secs(*s),
+                _ => Duration::ZERO,
+            };
+            let delay = jitter.max(retry_after);
+            if elapsed + delay > policy.max_total {
+                tracing::warn!(
+                    reason = reason.as_deref(),
+                    error_kind = error_kind(&err),
+                    delay_ms = delay.as_millis() as u64,
+                    "amazon pay call failed; retry budget exhausted"
+                );
+                return Err(err);
+            }
+            tracing::info!(
+                reason = reason.as_deref(),
+                error_kind = error_kind(&err),
+                delay_ms = delay.as_millis() as u64,
+                "retrying amazon pay call"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One signed HTTP attempt with a fresh date and signature.
+    async fn send_once(
+        &self,
+        op: Operation,
+        path: &str,
+        body: &[u8],
+        key: Option<&str>,
+    ) -> Result<Attempt, Error> {
+        let inner = &self.inner;
+        let method = op.method();
+        let date = AmazonTimestamp(Utc::now()).to_basic();
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("accept", "application/json"),
+            ("content-type", "application/json"),
+            (HEADER_DATE, &date),
+            (HEADER_HOST, &inner.host_header),
+            (HEADER_REGION, inner.region.header_value()),
+        ];
+        if let Some(k) = key {
+            headers.push((HEADER_IDEMPOTENCY_KEY, k));
+        }
+        if let Some(code) = &self.simulation_code {
+            headers.push((HEADER_SIMULATION_CODE, code));
+        }
+        let auth = inner.signer.sign_request(
+            RequestParts {
+                method: method.as_str(),
+                path,
+                query: "",
+                body,
+            },
+            &headers,
+        )?;
+        let auth_value = auth.format();
+        let mut url = inner.base.clone();
+        url.set_path(path);
+        let req_method = match method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+        };
+        let mut req = inner.http.request(req_method, url);
+        for (n, v) in &headers {
+            req = req.header(*n, *v);
+        }
+        req = req.header("authorization", auth_value);
+        if method != HttpMethod::Get {
+            req = req.body(body.to_vec());
+        }
+        let resp = req.send().await.map_err(map_reqwest)?;
+        let status = resp.status().as_u16();
+        let request_id = resp
+            .headers()
+            .get(HEADER_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let retry_after_secs = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = resp.bytes().await.map_err(map_reqwest)?.to_vec();
+        tracing::debug!(
+            status,
+            request_id = request_id.as_deref(),
+            "amazon pay attempt answered"
+        );
+        Ok(Attempt {
+            status,
+            request_id,
+            retry_after_secs,
+            body,
+        })
+    }
+}
+
+fn error_kind(e: &Error) -> &'static str {
+    match e {
+        Error::Api { .. } => "api",
+        Error::Timeout => "timeout",
+        Error::Transport(_) => "transport",
+        Error::Decode { .. } => "decode",
+        Error::Config(_) => "config",
+        Error::InvalidKey(_) => "invalid_key",
+        Error::InvalidRequest(_) => "invalid_request",
+        Error::Signing(_) => "signing",
+    }
+}
+
+fn map_reqwest(e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        Error::Timeout
+    } else {
+        Error::Transport(e.without_url().to_string())
+    }
+}
+
+/// Resource ids are opaque but only ever use these characters; refusing others keeps
+/// the path (and so the signature) unambiguous.
+fn validate_id(id: &str) -> Result<(), Error> {
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        || id == "."
+        || id == ".."
+    {
+        return Err(Error::InvalidRequest(
+            "resource id must be 1-128 characters of A-Z a-z 0-9 - _ .".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// At most 32 characters from `a-z A-Z 0-9 - _` (SPEC §8).
+pub fn validate_idempotency_key(key: &str) -> Result<(), Error> {
+    if key.is_empty()
+        || key.len() > 32
+        || !key
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
+        return Err(Error::InvalidRequest(
+            "idempotency key must be 1-32 characters of A-Z a-z 0-9 - _".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh random idempotency key: a UUID v4 without dashes (32 hex characters), as the SDKs do.
+pub fn new_idempotency_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_and_id_validation() {
+        assert!(validate_idempotency_key(&new_idempotency_key()).is_ok());
+        assert_eq!(new_idempotency_key().len(), 32);
+        for bad in ["", "a b", "x".repeat(33).as_str(), "é", "a/b"] {
+            assert!(validate_idempotency_key(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_id("S01-1234567-1234567-C123456").is_ok());
+        for bad in ["", "..", "a/b", "a?b", "a b", "%2e"] {
+            assert!(validate_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

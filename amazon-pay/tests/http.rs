@@ -1,0 +1,528 @@
+//! The client over real HTTP against a scripted axum server on 127.0.0.1: signing as
+//! received, retries with the same idempotency key, Retry-After, declines, timeouts,
+//! error bodies and typed 201/202 responses.
+
+mod common;
+
+use common::*;
+use savedwallet_amazon_pay::{
+    AmazonPayClient, ClientConfig, Error, Operation, Pacing, RetryPolicy,
+};
+use savedwallet_shared::api::{
+    CaptureChargeRequest, ChargePermissionState, ChargeState, CompleteCheckoutSessionRequest,
+    CreateChargeRequest, ReasonCode,
+};
+use savedwallet_shared::money::{Currency, Price};
+use savedwallet_shared::region::{Environment, Region};
+use savedwallet_shared::signing::{parse_pay_date, EMPTY_BODY_SHA256};
+use secrecy::SecretString;
+use std::time::Duration;
+
+fn config(server: &TestServer, key_id: &str) -> ClientConfig {
+    let mut c = ClientConfig::new(
+        Region::Eu,
+        Environment::Sandbox,
+        key_id,
+        SecretString::from(private_key_pem()),
+    );
+    c.endpoint = Some(server.base.clone());
+    c.pacing = Pacing::Off;
+    c.request_timeout = Duration::from_secs(10);
+    c.retry = RetryPolicy {
+        max_retries: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_total: Duration::from_secs(20),
+    };
+    c
+}
+
+fn client(server: &TestServer) -> AmazonPayClient {
+    AmazonPayClient::new(config(server, "SANDBOX-TESTKEY")).expect("client")
+}
+
+fn create_charge() -> CreateChargeRequest {
+    CreateChargeRequest::new(
+        "S01-1234567-1234567",
+        Price::from_minor(1499, Currency::EUR),
+    )
+}
+
+fn assert_all_signed(server: &TestServer) {
+    let key = rsa_public_key(&public_key_pem());
+    for s in server.seen() {
+        assert!(
+            verify_received(&key, &s.request, None),
+            "request not correctly signed: {:?}",
+            s.request.path
+        );
+        let date = s.request.header("x-amz-pay-date").expect("date header");
+        assert!(parse_pay_date(date).is_ok());
+        assert_eq!(date.len(), "20240601T123456Z".len(), "basic date format");
+        assert_eq!(
+            s.request.header("x-amz-pay-host"),
+            Some(server.authority().as_str())
+        );
+        assert_eq!(s.request.header("x-amz-pay-region"), Some("eu"));
+        let auth = s.request.header("authorization").unwrap();
+        for h in [
+            "accept",
+            "content-type",
+            "x-amz-pay-date",
+            "x-amz-pay-host",
+            "x-amz-pay-region",
+        ] {
+            assert!(auth.contains(h), "{h} signed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn retries_429_then_503_with_same_key_and_fresh_signatures() {
+    let server = TestServer::start(vec![
+        Reply::json(
+            429,
+            r#"{"reasonCode":"TooManyRequests","message":"slow down"}"#,
+        ),
+        Reply::Respond {
+            status: 503,
+            headers: vec![],
+            body: "<html>Service Unavailable</html>".into(),
+        },
+        Reply::json(201, &charge_json("Authorized")),
+    ])
+    .await;
+    let resp = client(&server)
+        .create_charge(&create_charge(), "idem-key-0001")
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!(resp.status, 201);
+    assert_eq!(resp.attempts, 3);
+    assert_eq!(resp.request_id.as_deref(), Some("req-201"));
+    assert_eq!(resp.body.status_details.state, ChargeState::Authorized);
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    for s in &seen {
+        assert_eq!(s.request.method, "POST");
+        assert_eq!(s.request.path, "/v2/charges");
+        assert_eq!(
+            s.request.header("x-amz-pay-idempotency-key"),
+            Some("idem-key-0001")
+        );
+        // The exact serialised body is what was hashed and sent, every time.
+        assert_eq!(s.request.body, seen[0].request.body);
+    }
+    let sigs: std::collections::HashSet<_> = seen
+        .iter()
+        .map(|s| s.request.header("authorization").unwrap().to_string())
+        .collect();
+    assert_eq!(sigs.len(), 3, "each attempt is signed afresh");
+    assert_all_signed(&server);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = TestServer::start(vec![
+        Reply::json(429, r#"{"reasonCode":"TooManyRequests","message":"x"}"#)
+            .with_header("retry-after", "1"),
+        Reply::json(200, &charge_permission_json()),
+    ])
+    .await;
+    let resp = client(&server)
+        .get_charge_permission("S01-1234567-1234567")
+        .await
+        .expect("ok after Retry-After");
+    assert_eq!(resp.attempts, 2);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    // Backoff alone is at most 20 ms here; the second attempt waited for Retry-After.
+    assert!(seen[1].at.duration_since(seen[0].at) >= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_budget_gives_up() {
+    let server = TestServer::start(vec![Reply::json(
+        503,
+        r#"{"reasonCode":"ServiceUnavailable","message":"x"}"#,
+    )
+    .with_header("retry-after", "3600")])
+    .await;
+    let err = client(&server)
+        .get_charge("S01-1234567-1234567-C000001")
+        .await
+        .expect_err("gives up");
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.reason_code(), Some(&ReasonCode::ServiceUnavailable));
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn declines_are_not_retried() {
+    for code in ["SoftDeclined", "HardDeclined"] {
+        let server = TestServer::start(vec![Reply::json(
+            422,
+            &format!(r#"{{"reasonCode":"{code}","message":"declined"}}"#),
+        )])
+        .await;
+        let err = client(&server)
+            .create_charge(&create_charge(), "idem-decline")
+            .await
+            .expect_err("declined");
+        match &err {
+            Error::Api {
+                status,
+                reason_code,
+                message,
+                request_id,
+                ..
+            } => {
+                assert_eq!(*status, 422);
+                assert_eq!(reason_code.as_str(), code);
+                assert_eq!(message, "declined");
+                assert_eq!(request_id.as_deref(), Some("req-422"));
+            }
+            other => panic!("expected Api error, got {other:?}"),
+        }
+        assert!(!err.is_retryable());
+        assert_eq!(server.seen().len(), 1, "{code} must not be retried");
+        assert_all_signed(&server);
+    }
+}
+
+#[tokio::test]
+async fn timeout_is_retried_with_the_same_key() {
+    let server = TestServer::start(vec![
+        Reply::Hang,
+        Reply::json(201, &charge_json("Captured")),
+    ])
+    .await;
+    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    cfg.request_timeout = Duration::from_millis(300);
+    let c = AmazonPayClient::new(cfg).unwrap();
+    let resp = c
+        .create_charge(&create_charge(), "idem-timeout")
+        .await
+        .expect("retried");
+    assert_eq!(resp.attempts, 2);
+    assert_eq!(resp.body.status_details.state, ChargeState::Captured);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen
+        .iter()
+        .all(|s| s.request.header("x-amz-pay-idempotency-key") == Some("idem-timeout")));
+}
+
+#[tokio::test]
+async fn persistent_timeout_is_a_timeout_error() {
+    let server = TestServer::start(vec![Reply::Hang]).await;
+    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    cfg.request_timeout = Duration::from_millis(200);
+    cfg.retry.max_retries = 2;
+    let c = AmazonPayClient::new(cfg).unwrap();
+    let err = c
+        .create_charge(&create_charge(), "idem-hang")
+        .await
+        .expect_err("times out");
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn error_bodies_json_and_not_json() {
+    let server = TestServer::start(vec![Reply::json(
+        400,
+        r#"{"reasonCode":"InvalidParameterValue","message":"softDescriptor too long"}"#,
+    )])
+    .await;
+    let err = client(&server)
+        .capture_charge(
+            "S01-1234567-1234567-C000001",
+            &CaptureChargeRequest {
+                capture_amount: Price::from_minor(1499, Currency::EUR),
+                soft_descriptor: Some("x".repeat(17)),
+            },
+            "idem-capture",
+        )
+        .await
+        .expect_err("400");
+    assert_eq!(err.reason_code(), Some(&ReasonCode::InvalidParameterValue));
+    assert!(err.to_string().contains("softDescriptor too long"));
+    assert_eq!(server.seen().len(), 1);
+
+    let server = TestServer::start(vec![Reply::Respond {
+        status: 502,
+        headers: vec![("x-amz-pay-request-id".into(), "gw-1".into())],
+        body: "<html><body>502 Bad Gateway</body></html>".into(),
+    }])
+    .await;
+    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    cfg.retry.max_retries = 1;
+    let err = AmazonPayClient::new(cfg)
+        .unwrap()
+        .get_refund("S01-1234567-1234567-R000001")
+        .await
+        .expect_err("502");
+    match &err {
+        Error::Api {
+            status,
+            reason_code,
+            message,
+            request_id,
+            ..
+        } => {
+            assert_eq!(*status, 502);
+            assert_eq!(reason_code.as_str(), "BadGateway");
+            assert!(message.contains("502 Bad Gateway"));
+            assert_eq!(request_id.as_deref(), Some("gw-1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.seen().len(), 2, "one retry then give up");
+
+    // A 200 whose body is not the expected object is a Decode error, not retried.
+    let server = TestServer::start(vec![Reply::json(200, "not json")]).await;
+    let err = client(&server)
+        .get_charge("S01-1-2-C3")
+        .await
+        .expect_err("decode");
+    assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn typed_201_vs_202() {
+    let server = TestServer::start(vec![
+        Reply::json(201, &charge_json("Authorized")),
+        Reply::json(202, &charge_json("ActionRequired")),
+    ])
+    .await;
+    let c = client(&server);
+    let a = c.create_charge(&create_charge(), "k1").await.unwrap();
+    assert_eq!(
+        (a.status, a.body.status_details.state),
+        (201, ChargeState::Authorized)
+    );
+    let b = c.create_charge(&create_charge(), "k2").await.unwrap();
+    assert_eq!(b.status, 202);
+    assert_eq!(b.body.status_details.state, ChargeState::ActionRequired);
+    assert_eq!(
+        b.body.status_details.reason_code,
+        Some(ReasonCode::BuyerActionRequired)
+    );
+    assert_eq!(
+        b.body
+            .web_checkout_details
+            .and_then(|w| w.amazon_pay_redirect_url)
+            .as_deref(),
+        Some("https://pay.example/mfa")
+    );
+
+    let session = r#"{"checkoutSessionId":"bd504926-f659-4ad7-a1a9-9a747aaf5275","statusDetails":{"state":"Open"},"chargePermissionId":"S01-1234567-1234567"}"#;
+    let server = TestServer::start(vec![Reply::json(202, session)]).await;
+    let r = client(&server)
+        .complete_checkout_session(
+            "bd504926-f659-4ad7-a1a9-9a747aaf5275",
+            &CompleteCheckoutSessionRequest::default(),
+            "k3",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202);
+    let seen = server.seen();
+    assert_eq!(
+        seen[0].request.path,
+        "/v2/checkoutSessions/bd504926-f659-4ad7-a1a9-9a747aaf5275/complete"
+    );
+    assert_eq!(seen[0].request.body, b"{}");
+}
+
+#[tokio::test]
+async fn paths_headers_and_simulation_code() {
+    let server = TestServer::start(vec![Reply::json(200, &charge_permission_json())]).await;
+    // Legacy key id + sandbox → /sandbox/ prefix.
+    let c = AmazonPayClient::new(config(&server, "AEXAMPLELEGACYKEY")).unwrap();
+    let r = c
+        .get_charge_permission("S01-1234567-1234567")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body.status_details.state,
+        ChargePermissionState::Chargeable
+    );
+    let sim = c.with_simulation_code("HardDeclined").unwrap();
+    sim.get_charge_permission("S01-1234567-1234567")
+        .await
+        .unwrap();
+    let raw = c
+        .call_raw(
+            Operation::GetChargePermission,
+            Some("S01-1234567-1234567"),
+            None,
+            Some("ignored-for-get"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw.body["chargePermissionId"], "S01-1234567-1234567");
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    for s in &seen {
+        assert_eq!(s.request.method, "GET");
+        assert_eq!(
+            s.request.path,
+            "/sandbox/v2/chargePermissions/S01-1234567-1234567"
+        );
+        assert_eq!(s.request.header("content-type"), Some("application/json"));
+        assert_eq!(
+            s.request.header("x-amz-pay-idempotency-key"),
+            None,
+            "never on GET"
+        );
+        assert!(s.request.body.is_empty());
+        assert!(s
+            .request
+            .header("authorization")
+            .unwrap()
+            .starts_with("AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=AEXAMPLELEGACYKEY, "));
+    }
+    assert_eq!(seen[0].request.header("x-amz-pay-simulation-code"), None);
+    assert_eq!(
+        seen[1].request.header("x-amz-pay-simulation-code"),
+        Some("HardDeclined")
+    );
+    assert!(
+        seen[1]
+            .request
+            .header("authorization")
+            .unwrap()
+            .contains("x-amz-pay-simulation-code"),
+        "simulation code is signed"
+    );
+    assert_all_signed(&server);
+    let _ = EMPTY_BODY_SHA256;
+
+    // V1 algorithm over the wire.
+    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    cfg.algorithm = savedwallet_amazon_pay::SigningAlgorithm::V1;
+    AmazonPayClient::new(cfg)
+        .unwrap()
+        .get_charge_permission("S01-1234567-1234567")
+        .await
+        .unwrap();
+    let last = server.seen().pop().unwrap();
+    assert!(last
+        .request
+        .header("authorization")
+        .unwrap()
+        .starts_with("AMZN-PAY-RSASSA-PSS PublicKeyId="));
+    assert!(verify_received(
+        &rsa_public_key(&public_key_pem()),
+        &last.request,
+        None
+    ));
+    assert!(!verify_received(
+        &rsa_public_key(&public_key_pem()),
+        &last.request,
+        Some(32)
+    ));
+}
+
+#[tokio::test]
+async fn raw_bodies_are_sent_byte_exact() {
+    let server = TestServer::start(vec![Reply::json(201, &charge_json("Authorized"))]).await;
+    let body = b"{ \"chargePermissionId\" : \"S01-1234567-1234567\",\n \"chargeAmount\":{\"amount\":\"1.00\",\"currencyCode\":\"EUR\"} }".to_vec();
+    let r = client(&server)
+        .call_raw(
+            Operation::CreateCharge,
+            None,
+            Some(body.clone()),
+            Some("raw-key"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(server.seen()[0].request.body, body);
+    assert_all_signed(&server);
+}
+
+#[tokio::test]
+async fn invalid_requests_are_refused_before_sending() {
+    let server = TestServer::start(vec![Reply::json(200, "{}")]).await;
+    let c = client(&server);
+    for (op, id, key) in [
+        (Operation::GetCharge, Some("../admin"), None),
+        (Operation::GetCharge, None, None),
+        (Operation::CreateCharge, Some("x"), Some("k")),
+        (Operation::CreateCharge, None, None),
+        (Operation::CreateCharge, None, Some("has space")),
+        (
+            Operation::CreateCharge,
+            None,
+            Some("0123456789abcdef0123456789abcdef0"),
+        ),
+    ] {
+        let err = c.call_raw(op, id, None, key).await.expect_err("refused");
+        assert!(
+            matches!(err, Error::InvalidRequest(_)),
+            "{op} {id:?} {key:?}: {err:?}"
+        );
+    }
+    assert!(c.with_simulation_code("bad code\n").is_err());
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn connection_refused_is_transport_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut cfg = ClientConfig::new(
+        Region::Na,
+        Environment::Live,
+        "LIVE-K",
+        SecretString::from(private_key_pem()),
+    );
+    cfg.endpoint = Some(url::Url::parse(&format!("http://{addr}")).unwrap());
+    cfg.pacing = Pacing::Off;
+    cfg.retry = RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        max_total: Duration::from_secs(5),
+    };
+    let err = AmazonPayClient::new(cfg)
+        .unwrap()
+        .get_charge("S01-1-2-C3")
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[test]
+fn config_errors() {
+    let mut cfg = ClientConfig::new(
+        Region::Na,
+        Environment::Live,
+        "LIVE-K",
+        SecretString::from(private_key_pem()),
+    );
+    cfg.endpoint = Some(url::Url::parse("ftp://example.com").unwrap());
+    assert!(matches!(
+        AmazonPayClient::new(cfg.clone()),
+        Err(Error::Config(_))
+    ));
+    cfg.endpoint = None;
+    cfg.request_timeout = Duration::ZERO;
+    assert!(matches!(
+        AmazonPayClient::new(cfg.clone()),
+        Err(Error::Config(_))
+    ));
+    cfg.request_timeout = Duration::from_secs(1);
+    cfg.private_key_pem = SecretString::from("nope");
+    assert!(matches!(
+        AmazonPayClient::new(cfg),
+        Err(Error::InvalidKey(_))
+    ));
+}

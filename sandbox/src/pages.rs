@@ -1,0 +1,449 @@
+//! Hosted buyer pages (Amazon's website, not the API: unsigned). Plain server-rendered HTML
+//! with real forms, labels and headings; every state change is a POST carrying the
+//! session's form token, so a GET (prefetch, crawler) never changes anything.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+use savedwallet_shared::api::{ChargePermissionState, CheckoutSessionState};
+use serde::Deserialize;
+
+use crate::model::{MfaOutcome, Preset};
+use crate::server::App;
+
+type AppState = State<Arc<App>>;
+
+/// Routes of the buyer pages.
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/checkout/{id}", get(checkout_page).post(checkout_post))
+        .route("/mfa/{id}", get(mfa_page).post(mfa_post))
+        .route(
+            "/jr/your-account/ba/{id}",
+            get(account_page).post(account_post),
+        )
+        .route(
+            "/jp/jr/your-account/ba/{id}",
+            get(account_page).post(account_post),
+        )
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<title>{t} – Amazon Pay sandbox</title>\n\
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}\
+fieldset{{border:1px solid #888;padding:1rem}}button{{font-size:1rem;padding:.5rem 1rem;margin:.25rem .5rem .25rem 0}}\
+:focus{{outline:3px solid #1a73e8;outline-offset:2px}}.note{{color:#444}}</style>\n</head>\n<body>\n\
+<header><p><strong>Amazon Pay</strong> <span class=\"note\">(local sandbox simulator)</span></p></header>\n\
+<main>\n<h1>{t}</h1>\n{body}\n</main>\n</body>\n</html>\n",
+        t = text(title),
+    )
+}
+
+fn html(status: StatusCode, title: &str, body: &str) -> Response {
+    (status, Html(page(title, body))).into_response()
+}
+
+fn not_found(what: &str) -> Response {
+    html(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        &format!("<p>{} was not found.</p>", text(what)),
+    )
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+}
+
+fn preset_options(presets: &[Preset], checked: Preset) -> String {
+    let mut out = String::new();
+    for (i, p) in presets.iter().enumerate() {
+        out.push_str(&format!(
+            "<div><input type=\"radio\" id=\"pm{i}\" name=\"preset\" value=\"{v}\"{c}> \
+<label for=\"pm{i}\">{d} — {l}</label></div>\n",
+            v = attr(p.name()),
+            c = if *p == checked { " checked" } else { "" },
+            d = text(p.descriptor()),
+            l = text(p.label()),
+        ));
+    }
+    out
+}
+
+/// Landing page listing what the sandbox serves.
+pub async fn index(State(app): AppState) -> Response {
+    let body = format!(
+        "<p>This is a local Amazon Pay API v2 simulator.</p>\n<ul>\n\
+<li>API: <code>{b}/v2/…</code> (also <code>/sandbox/v2/…</code> and <code>/live/v2/…</code>)</li>\n\
+<li>Control API: <a href=\"/_sandbox\">{b}/_sandbox</a></li>\n\
+<li>Payment-method update link: <code>{b}/jr/your-account/ba/{{chargePermissionId}}</code></li>\n</ul>",
+        b = text(&app.base_url)
+    );
+    html(StatusCode::OK, "Amazon Pay sandbox", &body)
+}
+
+// ------------------------------------------------------------------ consent / checkout
+
+async fn checkout_page(State(app): AppState, Path(id): Path<String>) -> Response {
+    app.tick();
+    let core = app.core.lock();
+    let Some(s) = core
+        .state
+        .sessions
+        .get(&id)
+        .filter(|s| s.mfa_charge_id.is_none())
+    else {
+        return not_found("This checkout session");
+    };
+    if s.object.status_details.state != CheckoutSessionState::Open {
+        return html(
+            StatusCode::GONE,
+            "Checkout no longer available",
+            &format!(
+                "<p>This checkout session is {}.</p>",
+                text(s.object.status_details.state.as_str())
+            ),
+        );
+    }
+    let saved_wallet =
+        s.object.charge_permission_type.as_ref().map(|t| t.as_str()) == Some("PaymentMethodOnFile");
+    let amount = s
+        .object
+        .payment_details
+        .as_ref()
+        .and_then(|p| p.charge_amount)
+        .map(|p| format!("<p>Amount: <strong>{}</strong></p>", text(&p.to_string())))
+        .unwrap_or_default();
+    let consent = if s.object.charge_permission_id.is_some() {
+        "<p>Choose the payment method to use for this merchant's future charges.</p>".to_string()
+    } else if saved_wallet {
+        "<p>The merchant asks to <strong>save this payment method</strong> (Saved Wallet) \
+and charge it for future purchases, within your monthly limits.</p>"
+            .to_string()
+    } else {
+        String::new()
+    };
+    let presets: Vec<Preset> = Preset::ALL.to_vec();
+    let body = format!(
+        "{consent}{amount}\n<form method=\"post\" action=\"/checkout/{sid}\">\n\
+<input type=\"hidden\" name=\"token\" value=\"{tok}\">\n\
+<fieldset>\n<legend>Payment method (sandbox test cards)</legend>\n{opts}</fieldset>\n\
+<p><button type=\"submit\" name=\"action\" value=\"consent\">Agree and continue</button>\
+<button type=\"submit\" name=\"action\" value=\"cancel\">Cancel and return to the merchant</button></p>\n</form>",
+        sid = attr(&id),
+        tok = attr(&s.form_token),
+        opts = preset_options(&presets, Preset::AlwaysApprove),
+    );
+    html(StatusCode::OK, "Choose how to pay", &body)
+}
+
+#[derive(Deserialize)]
+struct CheckoutForm {
+    token: String,
+    action: String,
+    preset: Option<String>,
+}
+
+async fn checkout_post(
+    State(app): AppState,
+    Path(id): Path<String>,
+    Form(f): Form<CheckoutForm>,
+) -> Response {
+    app.tick();
+    let result = {
+        let mut core = app.core.lock();
+        let now = chrono::Utc::now().timestamp_millis() + core.state.clock_offset_ms;
+        let Some(s) = core
+            .state
+            .sessions
+            .get(&id)
+            .filter(|s| s.mfa_charge_id.is_none())
+        else {
+            return not_found("This checkout session");
+        };
+        if s.form_token != f.token {
+            return html(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "<p>This form is no longer valid. Go back and reload the page.</p>",
+            );
+        }
+        match f.action.as_str() {
+            "consent" => {
+                let preset = f
+                    .preset
+                    .as_deref()
+                    .and_then(Preset::parse)
+                    .unwrap_or(Preset::AlwaysApprove);
+                core.buyer_choose(&id, preset)
+            }
+            "cancel" => {
+                let cancel_url = s
+                    .object
+                    .web_checkout_details
+                    .as_ref()
+                    .and_then(|w| w.checkout_cancel_url.clone());
+                core.buyer_cancel_session(&id, now)
+                    .map(|t| cancel_url.unwrap_or(t))
+            }
+            _ => {
+                return html(
+                    StatusCode::BAD_REQUEST,
+                    "Unknown action",
+                    "<p>Unknown action.</p>",
+                )
+            }
+        }
+    };
+    app.mark_dirty();
+    match result {
+        Ok(target) => redirect(&target),
+        Err(e) => html(
+            StatusCode::CONFLICT,
+            "Checkout no longer available",
+            &format!("<p>{}</p>", text(&e.message)),
+        ),
+    }
+}
+
+// ------------------------------------------------------------------ MFA challenge
+
+async fn mfa_page(State(app): AppState, Path(id): Path<String>) -> Response {
+    app.tick();
+    let core = app.core.lock();
+    let Some(s) = core
+        .state
+        .sessions
+        .get(&id)
+        .filter(|s| s.mfa_charge_id.is_some())
+    else {
+        return not_found("This authentication request");
+    };
+    if s.object.status_details.state != CheckoutSessionState::Open {
+        return html(
+            StatusCode::GONE,
+            "Authentication no longer available",
+            &format!(
+                "<p>This authentication request is {}.</p>",
+                text(s.object.status_details.state.as_str())
+            ),
+        );
+    }
+    let amount = s
+        .object
+        .payment_details
+        .as_ref()
+        .and_then(|p| p.charge_amount)
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let body = format!(
+        "<p>Your bank asks you to confirm a payment of <strong>{amt}</strong>.</p>\n\
+<form method=\"post\" action=\"/mfa/{sid}\">\n<input type=\"hidden\" name=\"token\" value=\"{tok}\">\n\
+<fieldset>\n<legend>Simulated challenge result</legend>\n\
+<p><button type=\"submit\" name=\"outcome\" value=\"approved\">Approve the payment</button>\
+<button type=\"submit\" name=\"outcome\" value=\"failed\">Fail the challenge</button>\
+<button type=\"submit\" name=\"outcome\" value=\"abandoned\">Cancel and return to the merchant</button></p>\n\
+</fieldset>\n</form>",
+        amt = text(&amount),
+        sid = attr(&id),
+        tok = attr(&s.form_token),
+    );
+    html(StatusCode::OK, "Confirm your payment", &body)
+}
+
+#[derive(Deserialize)]
+struct MfaForm {
+    token: String,
+    outcome: String,
+}
+
+async fn mfa_post(
+    State(app): AppState,
+    Path(id): Path<String>,
+    Form(f): Form<MfaForm>,
+) -> Response {
+    app.tick();
+    let outcome = match f.outcome.as_str() {
+        "approved" => MfaOutcome::Approved,
+        "failed" => MfaOutcome::Failed,
+        "abandoned" => MfaOutcome::Abandoned,
+        _ => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                "Unknown action",
+                "<p>Unknown action.</p>",
+            )
+        }
+    };
+    let result = {
+        let mut core = app.core.lock();
+        let Some(s) = core
+            .state
+            .sessions
+            .get(&id)
+            .filter(|s| s.mfa_charge_id.is_some())
+        else {
+            return not_found("This authentication request");
+        };
+        if s.form_token != f.token {
+            return html(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "<p>This form is no longer valid. Go back and reload the page.</p>",
+            );
+        }
+        core.buyer_mfa(&id, outcome)
+    };
+    app.mark_dirty();
+    match result {
+        Ok(target) => redirect(&target),
+        Err(e) => html(
+            StatusCode::CONFLICT,
+            "Authentication no longer available",
+            &format!("<p>{}</p>", text(&e.message)),
+        ),
+    }
+}
+
+// ------------------------------------------------------------------ buyer account: update / close
+
+#[derive(Deserialize)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn account_page(
+    State(app): AppState,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    app.tick();
+    let core = app.core.lock();
+    let Some(p) = core.state.permissions.get(&id) else {
+        return not_found("This Saved Wallet");
+    };
+    let state = p.object.status_details.state.clone();
+    let reasons: Vec<String> = p
+        .object
+        .status_details
+        .reasons
+        .iter()
+        .map(|r| r.reason_code.as_str().to_string())
+        .collect();
+    let status_line = format!(
+        "<p role=\"status\">Status: <strong>{}</strong>{}</p>",
+        text(state.as_str()),
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", text(&reasons.join(", ")))
+        }
+    );
+    let done = match q.done.as_deref() {
+        Some("updated") => "<p role=\"alert\">Your payment method was updated.</p>\n",
+        Some("closed") => "<p role=\"alert\">Your Saved Wallet was closed.</p>\n",
+        _ => "",
+    };
+    let method = p
+        .object
+        .payment_preferences
+        .as_ref()
+        .and_then(|v| v.first())
+        .and_then(|pp| pp.payment_descriptor.clone())
+        .unwrap_or_default();
+    let forms = if state == ChargePermissionState::Closed {
+        "<p>This Saved Wallet is closed. The merchant must ask you to set up a new one.</p>"
+            .to_string()
+    } else {
+        let presets: Vec<Preset> = Preset::ALL
+            .into_iter()
+            .filter(|p| !matches!(p, Preset::SetupBuyerCanceled | Preset::SetupDeclined))
+            .collect();
+        format!(
+            "<h2>Change payment method</h2>\n<form method=\"post\" action=\"/jr/your-account/ba/{cid}\">\n\
+<input type=\"hidden\" name=\"token\" value=\"{tok}\">\n<input type=\"hidden\" name=\"action\" value=\"update\">\n\
+<fieldset>\n<legend>New payment method (sandbox test cards)</legend>\n{opts}</fieldset>\n\
+<p><button type=\"submit\">Use this payment method</button></p>\n</form>\n\
+<h2>Close this Saved Wallet</h2>\n<form method=\"post\" action=\"/jr/your-account/ba/{cid}\">\n\
+<input type=\"hidden\" name=\"token\" value=\"{tok}\">\n<input type=\"hidden\" name=\"action\" value=\"close\">\n\
+<p class=\"note\">The merchant will no longer be able to charge this payment method.</p>\n\
+<p><button type=\"submit\">Close my Saved Wallet</button></p>\n</form>",
+            cid = attr(&id),
+            tok = attr(&p.form_token),
+            opts = preset_options(&presets, Preset::AlwaysApprove),
+        )
+    };
+    let body = format!(
+        "{done}<p>Saved Wallet <code>{cid}</code> — current payment method {m}.</p>\n{status_line}\n{forms}",
+        cid = text(&id),
+        m = text(&method),
+    );
+    html(StatusCode::OK, "Your Saved Wallet", &body)
+}
+
+#[derive(Deserialize)]
+struct AccountForm {
+    token: String,
+    action: String,
+    preset: Option<String>,
+}
+
+async fn account_post(
+    State(app): AppState,
+    Path(id): Path<String>,
+    Form(f): Form<AccountForm>,
+) -> Response {
+    app.tick();
+    let (result, outbox) = {
+        let mut core = app.core.lock();
+        let now = chrono::Utc::now().timestamp_millis() + core.state.clock_offset_ms;
+        let Some(p) = core.state.permissions.get(&id) else {
+            return not_found("This Saved Wallet");
+        };
+        if p.form_token != f.token {
+            return html(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "<p>This form is no longer valid. Go back and reload the page.</p>",
+            );
+        }
+        let r = match f.action.as_str() {
+            "update" => {
+                let preset = f
+                    .preset
+                    .as_deref()
+                    .and_then(Preset::parse)
+                    .unwrap_or(Preset::AlwaysApprove);
+                core.buyer_update_payment_method(&id, preset, now)
+                    .map(|_| "updated")
+            }
+            "close" => core.buyer_close(&id, now).map(|_| "closed"),
+            _ => {
+                return html(
+                    StatusCode::BAD_REQUEST,
+                    "Unknown action",
+                    "<p>Unknown action.</p>",
+                )
+            }
+        };
+        (r, std::mem::take(&mut core.outbox))
+    };
+    app.publish(outbox);
+    app.mark_dirty();
+    match result {
+        Ok(done) => redirect(&format!("/jr/your-account/ba/{id}?done={done}")),
+        Err(e) => html(
+            StatusCode::CONFLICT,
+            "Could not change the Saved Wallet",
+            &format!("<p>{}</p>", text(&e.message)),
+        ),
+    }
+}

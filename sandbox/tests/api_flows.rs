@@ -1,0 +1,1376 @@
+//! State machines, reason codes, simulation codes, idempotency, limits, MFA, the buyer
+//! pages and IPNs — all over real HTTP with the project's own client.
+
+mod common;
+
+use common::*;
+use savedwallet_amazon_pay::Operation;
+use savedwallet_shared::api::*;
+use savedwallet_shared::money::{Currency, Price};
+use serde_json::{json, Value};
+
+fn eur(minor: i64) -> Price {
+    Price::from_minor(minor, Currency::EUR)
+}
+
+fn charge_req(cp: &str, minor: i64) -> CreateChargeRequest {
+    let mut r = CreateChargeRequest::new(cp, eur(minor));
+    r.charge_initiator = Some(ChargeInitiator::Mitu);
+    r.channel = Some(Channel::Web);
+    r
+}
+
+async fn wallet(sb: &savedwallet_sandbox::SandboxHandle, preset: &str) -> String {
+    let cp = control_wallet(
+        sb,
+        json!({"preset": preset, "region": "eu", "currency": "EUR"}),
+    )
+    .await;
+    cp["chargePermissionId"].as_str().expect("id").to_string()
+}
+
+/// Extracts the hidden form token from a buyer page.
+fn form_token(html: &str) -> String {
+    let marker = "name=\"token\" value=\"";
+    let start = html.find(marker).expect("token field") + marker.len();
+    let end = html[start..].find('"').expect("end quote") + start;
+    html[start..end].to_string()
+}
+
+fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// GET a buyer page, POST its form with `fields`, return the Location header.
+async fn submit_page(url: &str, fields: &[(&str, &str)]) -> String {
+    let http = no_redirect_client();
+    let page = http.get(url).send().await.expect("page");
+    assert_eq!(page.status().as_u16(), 200, "GET {url}");
+    let html = page.text().await.expect("html");
+    assert!(html.contains("<html lang=\"en\">") && html.contains("<h1>"));
+    let token = form_token(&html);
+    let mut form: Vec<(&str, &str)> = vec![("token", token.as_str())];
+    form.extend_from_slice(fields);
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter())
+        .finish();
+    let resp = http
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encoded)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 303, "POST {url}");
+    resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string()
+}
+
+fn session_id_from(location: &str) -> String {
+    let u = url::Url::parse(location).expect("redirect url");
+    u.query_pairs()
+        .find(|(k, _)| k == "amazonCheckoutSessionId")
+        .map(|(_, v)| v.to_string())
+        .expect("amazonCheckoutSessionId")
+}
+
+#[tokio::test]
+async fn authorize_capture_refund_lifecycle() {
+    let sb = start().await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "always-approve").await;
+    let got = c.get_charge_permission(&cp).await.expect("get cp");
+    assert_eq!(got.status, 200);
+    assert!(got.request_id.is_some(), "x-amz-pay-request-id is sent");
+    assert_eq!(
+        got.body.status_details.state,
+        ChargePermissionState::Chargeable
+    );
+    assert_eq!(
+        got.body.charge_permission_type,
+        Some(ChargePermissionType::PaymentMethodOnFile)
+    );
+    assert_eq!(got.body.release_environment.as_deref(), Some("Sandbox"));
+    assert!(got.body.expiration_timestamp.is_none());
+
+    let r = c
+        .create_charge(&charge_req(&cp, 1499), &key())
+        .await
+        .expect("charge");
+    assert_eq!(r.status, 201);
+    let ch = r.body;
+    assert_eq!(ch.status_details.state, ChargeState::Authorized);
+    let suffix = ch
+        .charge_id
+        .strip_prefix(&format!("{cp}-C"))
+        .expect("id shape");
+    assert!(suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_digit()));
+
+    let cap = c
+        .capture_charge(
+            &ch.charge_id,
+            &CaptureChargeRequest {
+                capture_amount: eur(1499),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("capture");
+    assert_eq!(cap.status, 200);
+    assert_eq!(cap.body.status_details.state, ChargeState::Captured);
+    assert_eq!(cap.body.capture_amount, Some(eur(1499)));
+
+    let rf = c
+        .create_refund(
+            &CreateRefundRequest {
+                charge_id: ch.charge_id.clone(),
+                refund_amount: eur(500),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("refund");
+    assert_eq!(rf.status, 201);
+    assert_eq!(rf.body.status_details.state, RefundState::RefundInitiated);
+    assert!(rf.body.refund_id.starts_with(&format!("{cp}-R")));
+    advance(&sb, 31).await;
+    let rf2 = c.get_refund(&rf.body.refund_id).await.expect("get refund");
+    assert_eq!(rf2.body.status_details.state, RefundState::Refunded);
+    let ch2 = c.get_charge(&ch.charge_id).await.expect("get charge");
+    assert_eq!(ch2.body.refunded_amount, Some(eur(500)));
+    // Refund above captured + min(15 %, 75) → TransactionAmountExceeded.
+    let over = c
+        .create_refund(
+            &CreateRefundRequest {
+                charge_id: ch.charge_id.clone(),
+                refund_amount: eur(1300),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(over), (400, "TransactionAmountExceeded".into()));
+    // Raw JSON shape: Amazon's timestamp format and field names.
+    let raw = c
+        .call_raw(Operation::GetCharge, Some(&ch.charge_id), None, None)
+        .await
+        .expect("raw");
+    let ts = raw.body["creationTimestamp"].as_str().expect("ts");
+    assert_eq!(ts.len(), 16, "yyyyMMddTHHmmssZ: {ts}");
+    assert!(ts.ends_with('Z') && &ts[8..9] == "T");
+    assert_eq!(
+        raw.body["chargeAmount"],
+        json!({"amount": "14.99", "currencyCode": "EUR"})
+    );
+    assert_eq!(raw.body["releaseEnvironment"], "Sandbox");
+}
+
+#[tokio::test]
+async fn cancel_expiry_and_capture_rules() {
+    let sb = start().await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "always-approve").await;
+    let a = c
+        .create_charge(&charge_req(&cp, 1000), &key())
+        .await
+        .expect("a")
+        .body;
+    let canceled = c
+        .cancel_charge(
+            &a.charge_id,
+            &CancelChargeRequest {
+                cancellation_reason: "order canceled".into(),
+            },
+        )
+        .await
+        .expect("cancel");
+    assert_eq!(canceled.body.status_details.state, ChargeState::Canceled);
+    assert_eq!(
+        canceled.body.status_details.reason_code,
+        Some(ReasonCode::MerchantCanceled)
+    );
+    let cap = c
+        .capture_charge(
+            &a.charge_id,
+            &CaptureChargeRequest {
+                capture_amount: eur(1000),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(cap), (422, "InvalidChargeStatus".into()));
+    let again = c
+        .cancel_charge(
+            &a.charge_id,
+            &CancelChargeRequest {
+                cancellation_reason: "x".into(),
+            },
+        )
+        .await;
+    assert_eq!(api_err(again), (422, "InvalidChargeStatus".into()));
+
+    let b = c
+        .create_charge(&charge_req(&cp, 1000), &key())
+        .await
+        .expect("b")
+        .body;
+    let refund = c
+        .create_refund(
+            &CreateRefundRequest {
+                charge_id: b.charge_id.clone(),
+                refund_amount: eur(100),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(refund), (422, "InvalidChargeStatus".into()));
+    let over = c
+        .capture_charge(
+            &b.charge_id,
+            &CaptureChargeRequest {
+                capture_amount: eur(1001),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(over), (400, "TransactionAmountExceeded".into()));
+
+    // Capture more than 7 days after authorization runs asynchronously.
+    advance(&sb, 8 * 24 * 3600).await;
+    let late = c
+        .capture_charge(
+            &b.charge_id,
+            &CaptureChargeRequest {
+                capture_amount: eur(1000),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("late capture");
+    assert_eq!(
+        late.body.status_details.state,
+        ChargeState::CaptureInitiated
+    );
+    advance(&sb, 31).await;
+    let done = c.get_charge(&b.charge_id).await.expect("get").body;
+    assert_eq!(done.status_details.state, ChargeState::Captured);
+
+    // Authorized for 30 days without capture → Canceled / ExpiredUnused.
+    let d = c
+        .create_charge(&charge_req(&cp, 1000), &key())
+        .await
+        .expect("d")
+        .body;
+    advance(&sb, 30 * 24 * 3600 + 1).await;
+    let expired = c.get_charge(&d.charge_id).await.expect("get").body;
+    assert_eq!(expired.status_details.state, ChargeState::Canceled);
+    assert_eq!(
+        expired.status_details.reason_code,
+        Some(ReasonCode::ExpiredUnused)
+    );
+}
+
+#[tokio::test]
+async fn create_charge_validation_errors() {
+    let sb = start().await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "always-approve").await;
+
+    let mut r = charge_req(&cp, 1000);
+    r.soft_descriptor = Some("ACME".into());
+    assert_eq!(
+        api_err(c.create_charge(&r, &key()).await),
+        (400, "InvalidParameterCombination".into())
+    );
+    r.capture_now = Some(true);
+    r.soft_descriptor = Some("x".repeat(17));
+    assert_eq!(
+        api_err(c.create_charge(&r, &key()).await),
+        (400, "InvalidParameterValue".into())
+    );
+    r.soft_descriptor = Some("ACME Monthly".into());
+    let ok = c
+        .create_charge(&r, &key())
+        .await
+        .expect("captureNow + softDescriptor");
+    assert_eq!(ok.body.status_details.state, ChargeState::Captured);
+    assert_eq!(ok.body.soft_descriptor.as_deref(), Some("ACME Monthly"));
+
+    let usd = CreateChargeRequest::new(&cp, Price::from_minor(1000, Currency::USD));
+    assert_eq!(
+        api_err(c.create_charge(&usd, &key()).await),
+        (400, "CurrencyMismatch".into())
+    );
+    let huge = charge_req(&cp, 150_000_01);
+    assert_eq!(
+        api_err(c.create_charge(&huge, &key()).await),
+        (400, "TransactionAmountExceeded".into())
+    );
+    let missing = charge_req("S01-0000000-0000000", 1000);
+    assert_eq!(
+        api_err(c.create_charge(&missing, &key()).await),
+        (404, "ResourceNotFound".into())
+    );
+
+    let unknown = format!(
+        r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"1.00","currencyCode":"EUR"}},"surprise":1}}"#
+    );
+    let e = c
+        .call_raw(
+            Operation::CreateCharge,
+            None,
+            Some(unknown.into_bytes()),
+            Some(&key()),
+        )
+        .await;
+    assert_eq!(api_err(e), (400, "UnrecognizedField".into()));
+    let e = c
+        .call_raw(
+            Operation::CreateCharge,
+            None,
+            Some(b"{not json".to_vec()),
+            Some(&key()),
+        )
+        .await;
+    assert_eq!(api_err(e), (400, "InvalidRequestFormat".into()));
+    let e = c
+        .call_raw(
+            Operation::CreateCharge,
+            None,
+            Some(format!(r#"{{"chargePermissionId":"{cp}"}}"#).into_bytes()),
+            Some(&key()),
+        )
+        .await;
+    assert_eq!(api_err(e), (400, "MissingParameterValue".into()));
+    let e = c
+        .call_raw(
+            Operation::CreateCharge,
+            None,
+            Some(format!(r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"1.001","currencyCode":"EUR"}}}}"#).into_bytes()),
+            Some(&key()),
+        )
+        .await;
+    assert_eq!(api_err(e), (400, "InvalidParameterValue".into()));
+
+    // Create Charge without an idempotency key (hand-built, signed).
+    let body = format!(
+        r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"1.00","currencyCode":"EUR"}}}}"#
+    );
+    let mut raw = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    raw.headers
+        .retain(|(n, _)| n != "x-amz-pay-idempotency-key");
+    raw.signed.retain(|n| n != "x-amz-pay-idempotency-key");
+    let (status, v) = raw.send(&sb).await;
+    assert_eq!(
+        (status, v["reasonCode"].as_str()),
+        (400, Some("MissingHeaderValue"))
+    );
+    // Wrong method on a known resource.
+    let raw = RawRequest::new(&sb, "GET", "/v2/charges", "");
+    let (status, v) = raw.send(&sb).await;
+    assert_eq!(
+        (status, v["reasonCode"].as_str()),
+        (405, Some("UnsupportedOperation"))
+    );
+}
+
+#[tokio::test]
+async fn create_charge_simulation_codes() {
+    let sb = start().await;
+    let c = client(&sb);
+    let cases: &[(&str, u16, &str)] = &[
+        ("SoftDeclined", 422, "SoftDeclined"),
+        ("AmazonRejected", 422, "AmazonRejected"),
+        ("TransactionTimedOut", 422, "TransactionTimedOut"),
+        ("ProcessingFailure", 500, "ProcessingFailure"),
+        ("PaymentMethodNotAllowed", 422, "PaymentMethodNotAllowed"),
+        ("HardDeclined", 422, "HardDeclined"),
+    ];
+    for (code, status, reason) in cases {
+        let cp = wallet(&sb, "always-approve").await;
+        let sim = c.with_simulation_code(*code).expect("sim");
+        let e = sim.create_charge(&charge_req(&cp, 1000), &key()).await;
+        assert_eq!(api_err(e), (*status, reason.to_string()), "code {code}");
+        let state = c
+            .get_charge_permission(&cp)
+            .await
+            .expect("cp")
+            .body
+            .status_details;
+        if *code == "HardDeclined" {
+            assert_eq!(state.state, ChargePermissionState::NonChargeable);
+            assert_eq!(
+                state.reasons[0].reason_code,
+                ReasonCode::PaymentMethodInvalid
+            );
+        } else {
+            assert_eq!(
+                state.state,
+                ChargePermissionState::Chargeable,
+                "code {code}"
+            );
+        }
+    }
+    // Pending variants need canHandlePendingAuthorization and resolve on the clock.
+    let pending: &[(&str, ChargeState, Option<ReasonCode>)] = &[
+        ("AuthorizationInitiated", ChargeState::Authorized, None),
+        (
+            "PendingAuthorizationSoftDeclined",
+            ChargeState::Declined,
+            Some(ReasonCode::SoftDeclined),
+        ),
+        (
+            "PendingAuthorizationHardDeclined",
+            ChargeState::Declined,
+            Some(ReasonCode::HardDeclined),
+        ),
+    ];
+    for (code, end, reason) in pending {
+        let cp = wallet(&sb, "always-approve").await;
+        let sim = c.with_simulation_code(*code).expect("sim");
+        let e = sim.create_charge(&charge_req(&cp, 1000), &key()).await;
+        assert_eq!(
+            api_err(e),
+            (422, "TransactionTimedOut".into()),
+            "{code} without pending"
+        );
+        let mut r = charge_req(&cp, 1000);
+        r.can_handle_pending_authorization = Some(true);
+        let ch = sim.create_charge(&r, &key()).await.expect("pending").body;
+        assert_eq!(ch.status_details.state, ChargeState::AuthorizationInitiated);
+        advance(&sb, 31).await;
+        let after = c.get_charge(&ch.charge_id).await.expect("get").body;
+        assert_eq!(&after.status_details.state, end, "{code}");
+        assert_eq!(&after.status_details.reason_code, reason, "{code}");
+    }
+    // CaptureInitiated → Captured later.
+    let cp = wallet(&sb, "always-approve").await;
+    let sim = c.with_simulation_code("CaptureInitiated").expect("sim");
+    let mut r = charge_req(&cp, 1000);
+    r.capture_now = Some(true);
+    let ch = sim.create_charge(&r, &key()).await.expect("ci").body;
+    assert_eq!(ch.status_details.state, ChargeState::CaptureInitiated);
+    advance(&sb, 31).await;
+    assert_eq!(
+        c.get_charge(&ch.charge_id)
+            .await
+            .expect("get")
+            .body
+            .status_details
+            .state,
+        ChargeState::Captured
+    );
+    // BuyerActionRequired forces the MFA answer for a CIT charge.
+    let sim = c.with_simulation_code("BuyerActionRequired").expect("sim");
+    let mut r = charge_req(&cp, 1000);
+    r.charge_initiator = Some(ChargeInitiator::Citu);
+    r.web_checkout_details = Some(WebCheckoutDetails {
+        checkout_result_return_url: Some("http://localhost:9/return".into()),
+        ..Default::default()
+    });
+    let mfa = sim.create_charge(&r, &key()).await.expect("mfa");
+    assert_eq!(mfa.status, 202);
+    assert_eq!(mfa.body.status_details.state, ChargeState::ActionRequired);
+    // Unknown code, and a code on an operation that takes none.
+    let bad = c.with_simulation_code("NoSuchCode").expect("sim");
+    assert_eq!(
+        api_err(bad.create_charge(&charge_req(&cp, 1000), &key()).await),
+        (400, "InvalidSandboxSimulationSpecified".into())
+    );
+    let on_get = c.with_simulation_code("HardDeclined").expect("sim");
+    assert_eq!(
+        api_err(on_get.get_charge_permission(&cp).await),
+        (400, "InvalidSandboxSimulationSpecified".into())
+    );
+}
+
+#[tokio::test]
+async fn other_operation_simulation_codes() {
+    let sb = start().await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "always-approve").await;
+    // Capture: CaptureInitiated, AmazonRejected, ProcessingFailure.
+    let a = c
+        .create_charge(&charge_req(&cp, 1000), &key())
+        .await
+        .expect("a")
+        .body;
+    let e = c
+        .with_simulation_code("ProcessingFailure")
+        .expect("sim")
+        .capture_charge(
+            &a.charge_id,
+            &CaptureChargeRequest {
+                capture_amount: eur(1000),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(e), (500, "ProcessingFailure".into()));
+    let ci = c
+        .with_simulation_code("CaptureInitiated")
+        .expect("sim")
+        .capture_charge(
+            &a.charge_id,
+            &CaptureChargeRequest {
+                capture_amount: eur(1000),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("capture initiated");
+    assert_eq!(ci.body.status_details.state, ChargeState::CaptureInitiated);
+    let b = c
+        .create_charge(&charge_req(&cp, 1000), &key())
+        .await
+        .expect("b")
+        .body;
+    let e = c
+        .with_simulation_code("AmazonRejected")
+        .expect("sim")
+        .capture_charge(
+            &b.charge_id,
+            &CaptureChargeRequest {
+                capture_amount: eur(1000),
+                soft_descriptor: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(e), (422, "AmazonRejected".into()));
+    let b2 = c.get_charge(&b.charge_id).await.expect("get").body;
+    assert_eq!(b2.status_details.state, ChargeState::Declined);
+    assert_eq!(
+        b2.status_details.reason_code,
+        Some(ReasonCode::AmazonRejected)
+    );
+
+    // Refund: AmazonRejected / ProcessingFailure → Declined after settlement.
+    for code in ["AmazonRejected", "ProcessingFailure"] {
+        let mut r = charge_req(&cp, 1000);
+        r.capture_now = Some(true);
+        let ch = c.create_charge(&r, &key()).await.expect("captured").body;
+        let rf = c
+            .with_simulation_code(code)
+            .expect("sim")
+            .create_refund(
+                &CreateRefundRequest {
+                    charge_id: ch.charge_id,
+                    refund_amount: eur(1000),
+                    soft_descriptor: None,
+                },
+                &key(),
+            )
+            .await
+            .expect("refund")
+            .body;
+        assert_eq!(rf.status_details.state, RefundState::RefundInitiated);
+        advance(&sb, 31).await;
+        let rf = c.get_refund(&rf.refund_id).await.expect("get").body;
+        assert_eq!(rf.status_details.state, RefundState::Declined);
+        assert_eq!(
+            rf.status_details.reason_code.as_ref().map(|r| r.as_str()),
+            Some(code)
+        );
+    }
+
+    // Close: AmazonClosed.
+    let closed = c
+        .with_simulation_code("AmazonClosed")
+        .expect("sim")
+        .close_charge_permission(
+            &cp,
+            &CloseChargePermissionRequest {
+                closure_reason: "test".into(),
+                cancel_pending_charges: None,
+            },
+        )
+        .await
+        .expect("close")
+        .body;
+    assert_eq!(closed.status_details.state, ChargePermissionState::Closed);
+    assert_eq!(
+        closed.status_details.reasons[0].reason_code,
+        ReasonCode::AmazonClosed
+    );
+
+    // Complete Checkout Session: BuyerCanceled / AmazonCanceled / Declined.
+    for code in ["BuyerCanceled", "AmazonCanceled", "Declined"] {
+        let sid = setup_session(&sb).await;
+        let e = c
+            .with_simulation_code(code)
+            .expect("sim")
+            .complete_checkout_session(&sid, &CompleteCheckoutSessionRequest::default(), &key())
+            .await;
+        assert_eq!(api_err(e), (422, "CheckoutSessionCanceled".into()));
+        let s = c.get_checkout_session(&sid).await.expect("get").body;
+        assert_eq!(s.status_details.state, CheckoutSessionState::Canceled);
+        assert_eq!(
+            s.status_details.reason_code.as_ref().map(|r| r.as_str()),
+            Some(code)
+        );
+    }
+}
+
+fn setup_request() -> CreateCheckoutSessionRequest {
+    CreateCheckoutSessionRequest {
+        web_checkout_details: Some(WebCheckoutDetails {
+            checkout_result_return_url: Some("http://localhost:9/setup-done".into()),
+            ..Default::default()
+        }),
+        store_id: Some("amzn1.application-oa2-client.0123456789abcdef0123456789abcdef".into()),
+        charge_permission_type: Some(ChargePermissionType::PaymentMethodOnFile),
+        payment_method_on_file_metadata: Some(PaymentMethodOnFileMetadata {
+            setup_only: Some(true),
+        }),
+        payment_details: Some(PaymentDetails {
+            payment_intent: Some(PaymentIntent::Confirm),
+            presentment_currency: Some("EUR".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn setup_session(sb: &savedwallet_sandbox::SandboxHandle) -> String {
+    client(sb)
+        .create_checkout_session(&setup_request(), &key())
+        .await
+        .expect("create session")
+        .body
+        .checkout_session_id
+}
+
+#[tokio::test]
+async fn saved_wallet_setup_through_the_consent_page() {
+    let sb = start().await;
+    let c = client(&sb);
+    let s = c
+        .create_checkout_session(&setup_request(), &key())
+        .await
+        .expect("create");
+    assert_eq!(s.status, 201);
+    assert_eq!(s.body.status_details.state, CheckoutSessionState::Open);
+    let redirect = s
+        .body
+        .web_checkout_details
+        .as_ref()
+        .and_then(|w| w.amazon_pay_redirect_url.clone())
+        .expect("redirect url");
+    assert!(redirect.starts_with(sb.base_url()));
+    // Completing before the buyer acted is refused.
+    let early = c
+        .complete_checkout_session(
+            &s.body.checkout_session_id,
+            &CompleteCheckoutSessionRequest::default(),
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(early).0, 422);
+    let location = submit_page(
+        &redirect,
+        &[("action", "consent"), ("preset", "mfa-required")],
+    )
+    .await;
+    assert!(location.starts_with("http://localhost:9/setup-done?"));
+    let sid = session_id_from(&location);
+    assert_eq!(sid, s.body.checkout_session_id);
+    let done = c
+        .complete_checkout_session(&sid, &CompleteCheckoutSessionRequest::default(), &key())
+        .await
+        .expect("complete");
+    assert_eq!(done.status, 200);
+    assert_eq!(
+        done.body.status_details.state,
+        CheckoutSessionState::Completed
+    );
+    assert_eq!(
+        done.body.charge_permission_type,
+        Some(ChargePermissionType::PaymentMethodOnFile)
+    );
+    let cp = done.body.charge_permission_id.expect("cp id");
+    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
+    assert_eq!(perm.status_details.state, ChargePermissionState::Chargeable);
+    assert_eq!(perm.presentment_currency.as_deref(), Some("EUR"));
+    let twice = c
+        .complete_checkout_session(&sid, &CompleteCheckoutSessionRequest::default(), &key())
+        .await;
+    assert_eq!(api_err(twice), (422, "InvalidCheckoutSessionStatus".into()));
+
+    // Test card 3064: the buyer cancels; 3434: declined.
+    for (preset, reason) in [
+        ("setup-buyer-canceled", "BuyerCanceled"),
+        ("setup-declined", "Declined"),
+    ] {
+        let sid = setup_session(&sb).await;
+        let page = format!("{}/checkout/{sid}", sb.base_url());
+        submit_page(&page, &[("action", "consent"), ("preset", preset)]).await;
+        let e = c
+            .complete_checkout_session(&sid, &CompleteCheckoutSessionRequest::default(), &key())
+            .await;
+        assert_eq!(api_err(e), (422, "CheckoutSessionCanceled".into()));
+        let s = c.get_checkout_session(&sid).await.expect("get").body;
+        assert_eq!(
+            s.status_details.reason_code.as_ref().map(|r| r.as_str()),
+            Some(reason)
+        );
+    }
+    // An open session expires after 24 h.
+    let sid = setup_session(&sb).await;
+    advance(&sb, 24 * 3600 + 1).await;
+    let s = c.get_checkout_session(&sid).await.expect("get").body;
+    assert_eq!(s.status_details.state, CheckoutSessionState::Canceled);
+    assert_eq!(s.status_details.reason_code, Some(ReasonCode::Expired));
+    // A GET never changes state: the consent page of a fresh session stays Open.
+    let sid = setup_session(&sb).await;
+    let html = reqwest::get(format!("{}/checkout/{sid}", sb.base_url()))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    assert!(html.contains("<label for=\"pm0\">"));
+    let s = c.get_checkout_session(&sid).await.expect("get").body;
+    assert_eq!(s.status_details.state, CheckoutSessionState::Open);
+    assert!(s.buyer.is_none());
+}
+
+#[tokio::test]
+async fn idempotent_replay_and_duplicate_key() {
+    let sb = start().await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "always-approve").await;
+    let k = key();
+    let first = c
+        .create_charge(&charge_req(&cp, 1000), &k)
+        .await
+        .expect("first");
+    let second = c
+        .create_charge(&charge_req(&cp, 1000), &k)
+        .await
+        .expect("replay");
+    assert_eq!(first.status, second.status);
+    assert_eq!(first.body, second.body, "the same response is replayed");
+    let dup = c.create_charge(&charge_req(&cp, 1001), &k).await;
+    assert_eq!(api_err(dup), (400, "DuplicateIdempotencyKey".into()));
+    let ledger = sb.ledger();
+    let n = ledger["charges"]
+        .as_array()
+        .expect("charges")
+        .iter()
+        .filter(|c| c["chargePermissionId"] == cp.as_str())
+        .count();
+    assert_eq!(n, 1, "only one charge exists");
+    // A stored 4xx answer is replayed too.
+    let k2 = key();
+    let usd = CreateChargeRequest::new(&cp, Price::from_minor(5, Currency::USD));
+    assert_eq!(
+        api_err(c.create_charge(&usd, &k2).await),
+        (400, "CurrencyMismatch".into())
+    );
+    assert_eq!(
+        api_err(c.create_charge(&usd, &k2).await),
+        (400, "CurrencyMismatch".into())
+    );
+    // 5xx answers are not stored: the retry with the same key is applied.
+    let k3 = key();
+    let e = c
+        .with_simulation_code("ProcessingFailure")
+        .expect("sim")
+        .create_charge(&charge_req(&cp, 700), &k3)
+        .await;
+    assert_eq!(api_err(e).0, 500);
+    let ok = c
+        .create_charge(&charge_req(&cp, 700), &k3)
+        .await
+        .expect("retry");
+    assert_eq!(ok.body.status_details.state, ChargeState::Authorized);
+    // Keys are per environment of the key id, not per operation: same key on a refund differs.
+    let e = c
+        .create_refund(
+            &CreateRefundRequest {
+                charge_id: ok.body.charge_id.clone(),
+                refund_amount: eur(1),
+                soft_descriptor: None,
+            },
+            &k3,
+        )
+        .await;
+    assert_eq!(api_err(e), (400, "DuplicateIdempotencyKey".into()));
+}
+
+#[tokio::test]
+async fn behaviour_presets_and_monthly_limit_across_month_boundary() {
+    let sb = start().await;
+    let c = client(&sb);
+    // soft-decline twice, then approve.
+    let cp = control_wallet(
+        &sb,
+        json!({"preset": "soft-decline", "region": "eu", "softDeclines": 2}),
+    )
+    .await;
+    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
+    for _ in 0..2 {
+        assert_eq!(
+            api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+            (422, "SoftDeclined".into())
+        );
+        let perm = c.get_charge_permission(&cp).await.expect("cp").body;
+        assert_eq!(perm.status_details.state, ChargePermissionState::Chargeable);
+    }
+    assert_eq!(
+        c.create_charge(&charge_req(&cp, 1000), &key())
+            .await
+            .expect("3rd")
+            .status,
+        201
+    );
+
+    // low-limit wallet: 100.00 EUR a month.
+    let cp = control_wallet(
+        &sb,
+        json!({"preset": "low-limit", "region": "eu", "currency": "EUR", "monthlyLimit": "100.00"}),
+    )
+    .await;
+    assert_eq!(
+        cp["limits"]["amountLimit"],
+        json!({"amount": "100.00", "currencyCode": "EUR"})
+    );
+    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
+    let a = c
+        .create_charge(&charge_req(&cp, 6000), &key())
+        .await
+        .expect("60")
+        .body;
+    assert_eq!(
+        api_err(c.create_charge(&charge_req(&cp, 5000), &key()).await),
+        (400, "PeriodicAmountExceeded".into())
+    );
+    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
+    assert_eq!(perm.limits.and_then(|l| l.amount_balance), Some(eur(4000)));
+    // A canceled charge stops counting.
+    c.cancel_charge(
+        &a.charge_id,
+        &CancelChargeRequest {
+            cancellation_reason: "x".into(),
+        },
+    )
+    .await
+    .expect("cancel");
+    let b = c
+        .create_charge(&charge_req(&cp, 9000), &key())
+        .await
+        .expect("90 after cancel")
+        .body;
+    assert_eq!(b.status_details.state, ChargeState::Authorized);
+    assert_eq!(
+        api_err(c.create_charge(&charge_req(&cp, 2000), &key()).await),
+        (400, "PeriodicAmountExceeded".into())
+    );
+    // Move the clock into the next UTC calendar month: the limit resets.
+    use chrono::Datelike;
+    let now = sb.now();
+    let (y, m) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    let next = chrono::NaiveDate::from_ymd_opt(y, m, 1)
+        .expect("date")
+        .and_hms_opt(0, 0, 5)
+        .expect("time")
+        .and_utc();
+    advance(&sb, (next - now).num_seconds() + 1).await;
+    let c2 = c
+        .create_charge(&charge_req(&cp, 2000), &key())
+        .await
+        .expect("next month");
+    assert_eq!(c2.status, 201);
+
+    // async-approve: AuthorizationInitiated, then Authorized.
+    let cp = control_wallet(
+        &sb,
+        json!({"preset": "async-approve", "region": "eu", "asyncDelaySeconds": 30}),
+    )
+    .await;
+    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
+    let mut r = charge_req(&cp, 1000);
+    r.can_handle_pending_authorization = Some(true);
+    let p = c.create_charge(&r, &key()).await.expect("pending").body;
+    assert_eq!(p.status_details.state, ChargeState::AuthorizationInitiated);
+    advance(&sb, 29).await;
+    assert_eq!(
+        c.get_charge(&p.charge_id)
+            .await
+            .expect("g")
+            .body
+            .status_details
+            .state,
+        ChargeState::AuthorizationInitiated
+    );
+    advance(&sb, 2).await;
+    assert_eq!(
+        c.get_charge(&p.charge_id)
+            .await
+            .expect("g")
+            .body
+            .status_details
+            .state,
+        ChargeState::Authorized
+    );
+    // async-decline: Declined / HardDeclined and the permission needs an update.
+    let cp = control_wallet(&sb, json!({"preset": "async-decline", "region": "eu"})).await;
+    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
+    let mut r = charge_req(&cp, 1000);
+    r.can_handle_pending_authorization = Some(true);
+    let p = c.create_charge(&r, &key()).await.expect("pending").body;
+    advance(&sb, 31).await;
+    let d = c.get_charge(&p.charge_id).await.expect("g").body;
+    assert_eq!(
+        (d.status_details.state, d.status_details.reason_code),
+        (ChargeState::Declined, Some(ReasonCode::HardDeclined))
+    );
+    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
+    assert_eq!(
+        perm.status_details.state,
+        ChargePermissionState::NonChargeable
+    );
+}
+
+fn mfa_charge(cp: &str) -> CreateChargeRequest {
+    let mut r = charge_req(cp, 2500);
+    r.charge_initiator = Some(ChargeInitiator::Citu);
+    r.web_checkout_details = Some(WebCheckoutDetails {
+        checkout_result_return_url: Some("http://localhost:9/mfa-return?order=42".into()),
+        ..Default::default()
+    });
+    r
+}
+
+#[tokio::test]
+async fn mfa_challenge_approve_fail_abandon_expire() {
+    let sb = start().await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "mfa-required").await;
+    // MIT charges never get a challenge; CIT without a return URL cannot be challenged.
+    assert_eq!(
+        c.create_charge(&charge_req(&cp, 100), &key())
+            .await
+            .expect("mit")
+            .status,
+        201
+    );
+    let mut no_url = mfa_charge(&cp);
+    no_url.web_checkout_details = None;
+    assert_eq!(
+        api_err(c.create_charge(&no_url, &key()).await),
+        (422, "MFANotCompleted".into())
+    );
+
+    for (outcome, ok) in [("approved", true), ("failed", false), ("abandoned", false)] {
+        let r = c
+            .create_charge(&mfa_charge(&cp), &key())
+            .await
+            .expect("mfa");
+        assert_eq!(r.status, 202);
+        let ch = r.body;
+        assert_eq!(ch.status_details.state, ChargeState::ActionRequired);
+        assert_eq!(
+            ch.status_details.reason_code,
+            Some(ReasonCode::BuyerActionRequired)
+        );
+        assert_eq!(
+            ch.status_details.reason_description.as_deref(),
+            Some("Charge requires buyer action to proceed.")
+        );
+        let wcd = ch.web_checkout_details.clone().expect("wcd");
+        assert_eq!(
+            wcd.checkout_result_return_url.as_deref(),
+            Some("http://localhost:9/mfa-return?order=42")
+        );
+        let redirect = wcd.amazon_pay_redirect_url.expect("redirect");
+        let location = submit_page(&redirect, &[("outcome", outcome)]).await;
+        assert!(
+            location.starts_with("http://localhost:9/mfa-return?order=42&amazonCheckoutSessionId="),
+            "{location}"
+        );
+        let sid = session_id_from(&location);
+        let done = c
+            .complete_checkout_session(
+                &sid,
+                &CompleteCheckoutSessionRequest {
+                    charge_amount: Some(eur(2500)),
+                    total_order_amount: None,
+                },
+                &key(),
+            )
+            .await;
+        let after = c.get_charge(&ch.charge_id).await.expect("get").body;
+        if ok {
+            let s = done.expect("complete").body;
+            assert_eq!(s.status_details.state, CheckoutSessionState::Completed);
+            assert_eq!(s.charge_id.as_deref(), Some(ch.charge_id.as_str()));
+            assert_eq!(after.status_details.state, ChargeState::Authorized);
+        } else {
+            assert_eq!(api_err(done), (422, "CheckoutSessionCanceled".into()));
+            let want = if outcome == "failed" {
+                ChargeState::Declined
+            } else {
+                ChargeState::Canceled
+            };
+            assert_eq!(after.status_details.state, want, "{outcome}");
+        }
+    }
+    // Amount mismatch on completion.
+    let ch = c
+        .create_charge(&mfa_charge(&cp), &key())
+        .await
+        .expect("mfa")
+        .body;
+    let redirect = ch
+        .web_checkout_details
+        .and_then(|w| w.amazon_pay_redirect_url)
+        .expect("redirect");
+    let sid = session_id_from(&submit_page(&redirect, &[("outcome", "approved")]).await);
+    let e = c
+        .complete_checkout_session(
+            &sid,
+            &CompleteCheckoutSessionRequest {
+                charge_amount: Some(eur(2499)),
+                total_order_amount: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(e), (409, "AmountMismatch".into()));
+    // Not completed within 24 h: the authorization is voided.
+    let ch = c
+        .create_charge(&mfa_charge(&cp), &key())
+        .await
+        .expect("mfa")
+        .body;
+    let redirect = ch
+        .web_checkout_details
+        .and_then(|w| w.amazon_pay_redirect_url)
+        .expect("redirect");
+    let sid = session_id_from(&submit_page(&redirect, &[("outcome", "approved")]).await);
+    advance(&sb, 24 * 3600 + 1).await;
+    let voided = c.get_charge(&ch.charge_id).await.expect("get").body;
+    assert_eq!(voided.status_details.state, ChargeState::Canceled);
+    let e = c
+        .complete_checkout_session(
+            &sid,
+            &CompleteCheckoutSessionRequest {
+                charge_amount: Some(eur(2500)),
+                total_order_amount: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(e), (422, "InvalidCheckoutSessionStatus".into()));
+}
+
+#[tokio::test]
+async fn hard_decline_update_page_ipn_then_chargeable() {
+    let sb = start().await;
+    let ipn = ipn_receiver(&sb).await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "hard-decline-until-updated").await;
+    assert_eq!(
+        api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+        (422, "HardDeclined".into())
+    );
+    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
+    assert_eq!(
+        perm.status_details.state,
+        ChargePermissionState::NonChargeable
+    );
+    assert_eq!(
+        api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+        (422, "InvalidChargePermissionStatus".into())
+    );
+    let first = ipn
+        .wait_for(|m| m["ObjectType"] == "CHARGE_PERMISSION" && m["ObjectId"] == cp.as_str())
+        .await;
+    assert_eq!(first["NotificationType"], "STATE_CHANGE");
+    assert_eq!(first["ChargePermissionId"], cp.as_str());
+
+    // The update link of the sandbox (payments.amazon.com → sandbox base).
+    let url = sb.payment_method_update_url(&cp);
+    let location = submit_page(&url, &[("action", "update"), ("preset", "always-approve")]).await;
+    assert!(location.contains("done=updated"));
+    let both = ipn.wait_count(|m| m["ObjectId"] == cp.as_str(), 2).await;
+    assert!(both.iter().all(|m| m["ObjectType"] == "CHARGE_PERMISSION"));
+    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
+    assert_eq!(perm.status_details.state, ChargePermissionState::Chargeable);
+    assert_eq!(
+        c.create_charge(&charge_req(&cp, 1000), &key())
+            .await
+            .expect("charge again")
+            .status,
+        201
+    );
+    let charge_ipn = ipn.wait_for(|m| m["ObjectType"] == "CHARGE").await;
+    assert_eq!(charge_ipn["NotificationVersion"], "V2");
+}
+
+#[tokio::test]
+async fn buyer_and_merchant_close() {
+    let sb = start().await;
+    let ipn = ipn_receiver(&sb).await;
+    let c = client(&sb);
+    // Buyer closes on the account page.
+    let cp = wallet(&sb, "always-approve").await;
+    let location = submit_page(&sb.payment_method_update_url(&cp), &[("action", "close")]).await;
+    assert!(location.contains("done=closed"));
+    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
+    assert_eq!(perm.status_details.state, ChargePermissionState::Closed);
+    assert_eq!(
+        perm.status_details.reasons[0].reason_code,
+        ReasonCode::BuyerClosed
+    );
+    ipn.wait_for(|m| m["ObjectId"] == cp.as_str()).await;
+    assert_eq!(
+        api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+        (422, "InvalidChargePermissionStatus".into())
+    );
+    let e = c
+        .update_charge_permission(&cp, &UpdateChargePermissionRequest::default())
+        .await;
+    assert_eq!(api_err(e), (422, "ChargePermissionNotModifiable".into()));
+
+    // Merchant close with cancelPendingCharges.
+    let cp = wallet(&sb, "always-approve").await;
+    let upd = c
+        .update_charge_permission(
+            &cp,
+            &UpdateChargePermissionRequest {
+                merchant_metadata: Some(MerchantMetadata {
+                    merchant_reference_id: Some("sub-1".into()),
+                    ..Default::default()
+                }),
+                recurring_metadata: None,
+            },
+        )
+        .await
+        .expect("update");
+    assert_eq!(
+        upd.body
+            .merchant_metadata
+            .and_then(|m| m.merchant_reference_id)
+            .as_deref(),
+        Some("sub-1")
+    );
+    let a = c
+        .create_charge(&charge_req(&cp, 1000), &key())
+        .await
+        .expect("a")
+        .body;
+    let mut cap = charge_req(&cp, 500);
+    cap.capture_now = Some(true);
+    let b = c.create_charge(&cap, &key()).await.expect("b").body;
+    let closed = c
+        .close_charge_permission(
+            &cp,
+            &CloseChargePermissionRequest {
+                closure_reason: "subscription canceled".into(),
+                cancel_pending_charges: Some(true),
+            },
+        )
+        .await
+        .expect("close")
+        .body;
+    assert_eq!(closed.status_details.state, ChargePermissionState::Closed);
+    assert_eq!(
+        closed.status_details.reasons[0].reason_code,
+        ReasonCode::MerchantClosed
+    );
+    let a2 = c.get_charge(&a.charge_id).await.expect("a").body;
+    assert_eq!(
+        a2.status_details.reason_code,
+        Some(ReasonCode::ChargePermissionCanceled)
+    );
+    assert_eq!(
+        c.get_charge(&b.charge_id)
+            .await
+            .expect("b")
+            .body
+            .status_details
+            .state,
+        ChargeState::Captured
+    );
+    let again = c
+        .close_charge_permission(
+            &cp,
+            &CloseChargePermissionRequest {
+                closure_reason: "again".into(),
+                cancel_pending_charges: None,
+            },
+        )
+        .await;
+    assert_eq!(
+        api_err(again),
+        (422, "InvalidChargePermissionStatus".into())
+    );
+}
+
+#[tokio::test]
+async fn legacy_keys_prefixes_and_environments() {
+    let sb = start().await;
+    let legacy = client_for(&sb, LEGACY_KEY_ID, savedwallet_shared::region::Region::Eu);
+    assert!(legacy
+        .path_for(Operation::CreateCharge, None)
+        .expect("path")
+        .starts_with("/sandbox/v2/"));
+    let cp = wallet(&sb, "always-approve").await;
+    assert_eq!(
+        legacy
+            .create_charge(&charge_req(&cp, 100), &key())
+            .await
+            .expect("legacy")
+            .status,
+        201
+    );
+    // Legacy key without a prefix, and a SANDBOX key on /live.
+    let mut raw = RawRequest::new(&sb, "GET", &format!("/v2/chargePermissions/{cp}"), "");
+    raw.key_id = LEGACY_KEY_ID.into();
+    assert_eq!(raw.send(&sb).await.0, 400);
+    let raw = RawRequest::new(&sb, "GET", &format!("/live/v2/chargePermissions/{cp}"), "");
+    assert_eq!(raw.send(&sb).await.0, 400);
+    // Trailing slash (.NET style) is tolerated and signed as sent.
+    let raw = RawRequest::new(&sb, "GET", &format!("/v2/chargePermissions/{cp}/"), "");
+    let (status, v) = raw.send(&sb).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["chargePermissionId"], cp.as_str());
+    // Live objects are invisible to sandbox keys.
+    let live = control_wallet(&sb, json!({"environment": "Live", "region": "eu"})).await;
+    assert_eq!(live["releaseEnvironment"], "Live");
+    let live_id = live["chargePermissionId"].as_str().expect("id");
+    assert!(live_id.starts_with('P'));
+    assert_eq!(
+        api_err(client(&sb).get_charge_permission(live_id).await),
+        (404, "ResourceNotFound".into())
+    );
+}
+
+#[tokio::test]
+async fn throttling_faults_and_lost_responses() {
+    let sb = builder()
+        .spawn("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("sandbox");
+    let c = client(&sb);
+    let cp = wallet(&sb, "always-approve").await;
+    // Default sandbox quotas are off in `builder()`; turn them on: Create Charge burst 2.
+    let resp = reqwest::Client::new()
+        .put(format!("{}/throttling", sb.control_url()))
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .expect("throttling");
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(match c.create_charge(&charge_req(&cp, 100), &key()).await {
+            Ok(r) => (r.status, String::new()),
+            Err(e) => api_err::<()>(Err(e)),
+        });
+    }
+    assert_eq!(statuses[0].0, 201);
+    assert_eq!(statuses[1].0, 201);
+    assert_eq!(statuses[2], (429, "TooManyRequests".into()));
+    sb.set_throttling(false);
+
+    // Apply-then-drop: the client sees a failure, the charge exists, and the retry with the
+    // same idempotency key returns that very charge.
+    let resp = reqwest::Client::new()
+        .put(format!("{}/faults", sb.control_url()))
+        .json(&json!({"dropResponseRate": 1.0, "remaining": 1, "operations": ["CreateCharge"]}))
+        .send()
+        .await
+        .expect("faults");
+    assert_eq!(resp.status().as_u16(), 200);
+    let k = key();
+    let lost = c.create_charge(&charge_req(&cp, 4242), &k).await;
+    assert!(lost.is_err(), "the response was dropped");
+    assert!(lost
+        .as_ref()
+        .err()
+        .map(|e| e.is_retryable())
+        .unwrap_or(false));
+    let ledger = sb.ledger();
+    let applied: Vec<&Value> = ledger["charges"]
+        .as_array()
+        .expect("charges")
+        .iter()
+        .filter(|c| c["chargeAmount"]["amount"] == "42.42")
+        .collect();
+    assert_eq!(applied.len(), 1, "the charge was applied");
+    let retry = c
+        .create_charge(&charge_req(&cp, 4242), &k)
+        .await
+        .expect("retry");
+    assert_eq!(
+        retry.body.charge_id,
+        applied[0]["chargeId"].as_str().expect("id")
+    );
+
+    // Injected 429 and 5xx are not applied.
+    sb.set_faults(savedwallet_sandbox::FaultConfig {
+        rate_429: 1.0,
+        remaining: Some(1),
+        ..Default::default()
+    })
+    .expect("faults");
+    assert_eq!(
+        api_err(c.get_charge_permission(&cp).await),
+        (429, "TooManyRequests".into())
+    );
+    sb.set_faults(savedwallet_sandbox::FaultConfig {
+        rate_5xx: 1.0,
+        remaining: Some(1),
+        ..Default::default()
+    })
+    .expect("faults");
+    assert_eq!(
+        api_err(c.create_charge(&charge_req(&cp, 4343), &key()).await).0,
+        503
+    );
+    sb.set_faults(savedwallet_sandbox::FaultConfig {
+        reset_rate: 1.0,
+        remaining: Some(1),
+        ..Default::default()
+    })
+    .expect("faults");
+    assert!(c
+        .create_charge(&charge_req(&cp, 4343), &key())
+        .await
+        .is_err());
+    let ledger = sb.ledger();
+    assert!(!ledger["charges"]
+        .as_array()
+        .expect("charges")
+        .iter()
+        .any(|c| c["chargeAmount"]["amount"] == "43.43"));
+    // Faults are over: normal service.
+    assert_eq!(
+        c.create_charge(&charge_req(&cp, 4343), &key())
+            .await
+            .expect("ok")
+            .status,
+        201
+    );
+}
