@@ -14,6 +14,7 @@ use savedwallet_shared::api::{
     CreateCheckoutSessionRequest, CreateRefundRequest, Refund, UpdateChargePermissionRequest,
     UpdateCheckoutSessionRequest,
 };
+use savedwallet_shared::idempotency::IdempotencyKey;
 use savedwallet_shared::region::{KeyEnvironment, Region};
 use savedwallet_shared::signing::{
     RequestParts, HEADER_DATE, HEADER_HOST, HEADER_IDEMPOTENCY_KEY, HEADER_REGION,
@@ -110,6 +111,8 @@ impl AmazonPayClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("savedwallet/", env!("CARGO_PKG_VERSION")))
+            // A redirect would re-send a signed request to a host it was not signed for.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(AmazonPayClient {
@@ -435,6 +438,7 @@ impl AmazonPayClient {
             "amazon_pay_call",
             operation = op.name(),
             resource_id = id.or(log_id).unwrap_or(""),
+            idempotency_key = key.unwrap_or(""),
             attempt = field::Empty,
             status = field::Empty,
             request_id = field::Empty,
@@ -637,19 +641,11 @@ fn validate_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// At most 32 characters from `a-z A-Z 0-9 - _` (SPEC §8).
+/// At most 32 characters from `a-z A-Z 0-9 - _` (SPEC §8); the rule lives in `shared`.
 pub fn validate_idempotency_key(key: &str) -> Result<(), Error> {
-    if key.is_empty()
-        || key.len() > 32
-        || !key
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    {
-        return Err(Error::InvalidRequest(
-            "idempotency key must be 1-32 characters of A-Z a-z 0-9 - _".into(),
-        ));
-    }
-    Ok(())
+    IdempotencyKey::parse(key)
+        .map(|_| ())
+        .map_err(|e| Error::InvalidRequest(e.to_string()))
 }
 
 /// A fresh random idempotency key: a UUID v4 without dashes (32 hex characters), as the SDKs do.

@@ -14,7 +14,7 @@ use savedwallet_shared::api::{
 };
 use savedwallet_shared::money::{Currency, Price};
 use savedwallet_shared::region::{Environment, Region};
-use savedwallet_shared::signing::{parse_pay_date, EMPTY_BODY_SHA256};
+use savedwallet_shared::signing::parse_pay_date;
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -400,7 +400,6 @@ async fn paths_headers_and_simulation_code() {
         "simulation code is signed"
     );
     assert_all_signed(&server);
-    let _ = EMPTY_BODY_SHA256;
 
     // V1 algorithm over the wire.
     let mut cfg = config(&server, "SANDBOX-TESTKEY");

@@ -51,6 +51,17 @@ conformance!(
     bad_data_is_an_error,
 );
 
+#[tokio::test]
+async fn embedded_ttl_purge_memory() {
+    suite::embedded_ttl_purge(&common::memory_store()).await;
+}
+
+#[tokio::test]
+async fn embedded_ttl_purge_file() {
+    let (s, _dir) = common::file_store();
+    suite::embedded_ttl_purge(&s).await;
+}
+
 /// Races: embedded rounds are cheap; on moto every request is serialised, so fewer rounds.
 macro_rules! races {
     ($($name:ident: $embedded_rounds:expr, $dynamo_rounds:expr;)+) => {

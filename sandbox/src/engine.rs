@@ -93,7 +93,7 @@ enum AuthOutcome {
 
 fn ts(ms: i64) -> AmazonTimestamp {
     AmazonTimestamp::from_unix(ms.div_euclid(1000))
-        .unwrap_or_else(|| AmazonTimestamp(chrono::DateTime::<chrono::Utc>::MIN_UTC))
+        .unwrap_or(AmazonTimestamp(chrono::DateTime::<chrono::Utc>::MIN_UTC))
 }
 
 fn to_json<T: serde::Serialize>(status: u16, v: &T) -> OpResult {

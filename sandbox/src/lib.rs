@@ -88,13 +88,16 @@ impl Sandbox {
     }
 }
 
+/// A caller's adjustment of the IPN sender configuration.
+type IpnTweak = Box<dyn FnOnce(&mut IpnConfig) + Send>;
+
 /// Configures and starts a sandbox.
 #[derive(Default)]
 pub struct SandboxBuilder {
     cfg: Config,
     keys: Vec<(String, String)>,
     tls: Option<(PathBuf, PathBuf)>,
-    ipn_tweak: Option<Box<dyn FnOnce(&mut IpnConfig) + Send>>,
+    ipn_tweak: Option<IpnTweak>,
     tick_every: Option<Duration>,
 }
 

@@ -153,6 +153,10 @@ impl App {
 
     /// Sends IPN messages produced under the lock.
     pub fn publish(&self, outbox: Vec<IpnMessage>) {
+        // Like SNS, a topic without subscribers delivers nothing (the ledger keeps them).
+        if outbox.is_empty() || self.ipn.subscriptions().is_empty() {
+            return;
+        }
         for m in outbox {
             if let Err(e) = self.ipn.publish(m) {
                 tracing::warn!(error = %e, "could not queue an IPN");

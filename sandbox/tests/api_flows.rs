@@ -312,7 +312,7 @@ async fn create_charge_validation_errors() {
         api_err(c.create_charge(&usd, &key()).await),
         (400, "CurrencyMismatch".into())
     );
-    let huge = charge_req(&cp, 150_000_01);
+    let huge = charge_req(&cp, 15_000_001);
     assert_eq!(
         api_err(c.create_charge(&huge, &key()).await),
         (400, "TransactionAmountExceeded".into())

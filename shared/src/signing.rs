@@ -597,4 +597,18 @@ mod tests {
             format!("AMZN-PAY-RSASSA-PSS-V2\n{EMPTY_BODY_SHA256}")
         );
     }
+
+    proptest::proptest! {
+        /// The canonical query is a fixed point and does not depend on pair order.
+        #[test]
+        fn canonical_query_is_stable(pairs in proptest::collection::vec(("[a-zA-Z0-9 ,+%~*]{0,6}", "[a-zA-Z0-9 ,+%~*=]{0,6}"), 0..6)) {
+            let raw: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            let once = canonical_query(&raw.join("&"));
+            proptest::prop_assert_eq!(canonical_query(&once), once.clone());
+            let mut rev = raw.clone();
+            rev.reverse();
+            proptest::prop_assert_eq!(canonical_query(&rev.join("&")), once.clone());
+            proptest::prop_assert!(once.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.~%&=".contains(&c)));
+        }
+    }
 }

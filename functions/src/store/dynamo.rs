@@ -32,7 +32,7 @@ pub type DynamoStore = TableStore<DynamoBackend>;
 
 impl DynamoStore {
     /// A store on `table` using `client` (production: `aws_config::load_from_env()`).
-    pub fn dynamo(client: Client, table: impl Into<String>) -> DynamoStore {
+    pub fn from_client(client: Client, table: impl Into<String>) -> DynamoStore {
         TableStore::new(DynamoBackend::new(client, table))
     }
 }
@@ -366,7 +366,7 @@ impl Backend for DynamoBackend {
                         PutItemError::ConditionalCheckFailedException(c) => {
                             return Err(ccf_item(c.item())?)
                         }
-                        other => return Err(WriteFailure::Backend(service_msg(&other))),
+                        other => return Err(write_failure(&other)),
                     },
                 }
             }
@@ -391,7 +391,7 @@ impl Backend for DynamoBackend {
                         UpdateItemError::ConditionalCheckFailedException(c) => {
                             return Err(ccf_item(c.item())?)
                         }
-                        other => return Err(WriteFailure::Backend(service_msg(&other))),
+                        other => return Err(write_failure(&other)),
                     },
                 }
             }
@@ -414,7 +414,7 @@ impl Backend for DynamoBackend {
                         DeleteItemError::ConditionalCheckFailedException(c) => {
                             return Err(ccf_item(c.item())?)
                         }
-                        other => return Err(WriteFailure::Backend(service_msg(&other))),
+                        other => return Err(write_failure(&other)),
                     },
                 }
             }
@@ -533,6 +533,15 @@ impl Backend for DynamoBackend {
 
     fn counter(&self) -> &RequestCounter {
         &self.counter
+    }
+}
+
+/// A single write that collided with a running transaction is retryable like one.
+fn write_failure<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> WriteFailure {
+    if e.code() == Some("TransactionConflictException") {
+        WriteFailure::Contention
+    } else {
+        WriteFailure::Backend(service_msg(e))
     }
 }
 

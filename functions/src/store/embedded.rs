@@ -37,6 +37,44 @@ impl EmbeddedStore {
     pub fn in_memory() -> Result<EmbeddedStore, String> {
         EmbeddedBackend::in_memory().map(TableStore::new)
     }
+
+    /// DynamoDB TTL for the embedded database: deletes items whose TTL attribute is
+    /// before `now`. Returns how many were deleted. Correctness never depends on it
+    /// (conditions treat expired records as absent); it only bounds the file's growth.
+    pub async fn purge_expired(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize, String> {
+        let cutoff = now.timestamp();
+        self.backend().blocking(move |db| purge(db, cutoff)).await?
+    }
+}
+
+fn purge(db: &Database, cutoff: i64) -> Result<usize, String> {
+    let txn = db.begin_write().map_err(err)?;
+    let mut expired = Vec::new();
+    {
+        let items = txn.open_table(ITEMS).map_err(err)?;
+        for entry in items.iter().map_err(err)? {
+            let (k, v) = entry.map_err(err)?;
+            let item = decode(v.value())?;
+            if matches!(item.get(SCHEMA.ttl_attribute), Some(Val::N(t)) if *t < cutoff) {
+                expired.push((k.value().to_string(), item));
+            }
+        }
+    }
+    {
+        let mut items = txn.open_table(ITEMS).map_err(err)?;
+        let mut due = txn.open_table(GSI_DUE).map_err(err)?;
+        let mut lookup = txn.open_table(GSI_LOOKUP).map_err(err)?;
+        for (main, item) in &expired {
+            for (index, table) in [(Index::Due, &mut due), (Index::Lookup, &mut lookup)] {
+                if let Some(e) = index_entry(index, item, main) {
+                    table.remove(e.as_str()).map_err(err)?;
+                }
+            }
+            items.remove(main.as_str()).map_err(err)?;
+        }
+    }
+    txn.commit().map_err(err)?;
+    Ok(expired.len())
 }
 
 /// redb-backed [`Backend`].

@@ -1,7 +1,8 @@
 //! The records the store keeps, in Amazon Pay's terms.
 
-use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
+use chrono::{DateTime, Months, TimeDelta, Utc};
 use savedwallet_shared::api::{ChargePermissionState, ReasonCode};
+use savedwallet_shared::limits::UsageMonth;
 use savedwallet_shared::money::{Currency, Price};
 use savedwallet_shared::region::Region;
 use std::fmt;
@@ -344,9 +345,10 @@ pub struct ChargeAttempt {
     pub version: u64,
 }
 
-/// The UTC calendar month key (`YYYY-MM`) monthly usage is counted under.
+/// The UTC calendar month key (`YYYY-MM`) monthly usage is counted under (the shared
+/// monthly-limit arithmetic's [`UsageMonth`]).
 pub fn usage_month(at: DateTime<Utc>) -> String {
-    format!("{:04}-{:02}", at.year(), at.month())
+    UsageMonth::of(at).to_string()
 }
 
 /// Charged amount of a wallet in one month.

@@ -151,7 +151,7 @@ pub async fn dynamo_store() -> DynamoStore {
     let mut last = String::new();
     for attempt in 0..50u64 {
         match dynamo::create_table(&client, &table).await {
-            Ok(()) => return DynamoStore::dynamo(client, table),
+            Ok(()) => return DynamoStore::from_client(client, table),
             Err(e) => last = e,
         }
         tokio::time::sleep(Duration::from_millis(20 * (attempt + 1).min(5))).await;

@@ -876,6 +876,25 @@ pub async fn outbox<S: Store + Raw>(s: &S) {
     ));
 }
 
+/// Embedded-only: TTL emulation removes expired records and nothing else.
+pub async fn embedded_ttl_purge(s: &EmbeddedStore) {
+    let now = t0();
+    let old = uid("notif");
+    let fresh = uid("notif");
+    s.record_notification(&old, now, now + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    s.record_notification(&fresh, now, now + TimeDelta::days(2))
+        .await
+        .unwrap();
+    let w = uid("S01");
+    s.create_wallet(&wallet(&w, "cust")).await.unwrap();
+    assert_eq!(s.purge_expired(now + TimeDelta::days(1)).await.unwrap(), 1);
+    assert!(s.raw_get(keys::notification(&old)).await.is_none());
+    assert!(s.raw_get(keys::notification(&fresh)).await.is_some());
+    assert!(s.get_wallet(&w).await.is_ok());
+}
+
 pub async fn bad_data_is_an_error<S: Store + Raw>(s: &S) {
     let id = uid("S01");
     let key = keys::wallet(&id);
