@@ -11,9 +11,13 @@ import os
 import sys
 import threading
 
-from werkzeug.serving import make_server
-from moto.moto_server.werkzeug_app import (DomainDispatcherApplication,
-                                           MotoRequestHandler, create_backend_app)
+try:
+    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import (DomainDispatcherApplication,
+                                               MotoRequestHandler, create_backend_app)
+except ImportError as e:
+    sys.exit(f"moto_locked.py: {e}; {sys.executable} needs moto[server]==5.2.5 "
+             "(./scripts/test installs it in .venv-tools)")
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 port = int(args[0]) if args else 5000

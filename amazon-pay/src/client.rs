@@ -5,14 +5,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{field, Instrument};
+use tracing::Instrument;
 use url::Url;
 
 use savedwallet_shared::api::{
     CancelChargeRequest, CaptureChargeRequest, Charge, ChargePermission, CheckoutSession,
     CloseChargePermissionRequest, CompleteCheckoutSessionRequest, CreateChargeRequest,
-    CreateCheckoutSessionRequest, CreateRefundRequest, Refund, UpdateChargePermissionRequest,
-    UpdateCheckoutSessionRequest,
+    CreateCheckoutSessionRequest, CreateRefundRequest, ReasonCode, Refund,
+    UpdateChargePermissionRequest, UpdateCheckoutSessionRequest,
 };
 use savedwallet_shared::idempotency::IdempotencyKey;
 use savedwallet_shared::region::{KeyEnvironment, Region};
@@ -198,8 +198,7 @@ impl AmazonPayClient {
         &self,
         id: &str,
     ) -> Result<ApiResponse<CheckoutSession>, Error> {
-        self.typed::<(), _>(Operation::GetCheckoutSession, Some(id), None, None, None)
-            .await
+        self.fetch(Operation::GetCheckoutSession, id).await
     }
 
     /// Update Checkout Session (200).
@@ -240,8 +239,7 @@ impl AmazonPayClient {
         &self,
         id: &str,
     ) -> Result<ApiResponse<ChargePermission>, Error> {
-        self.typed::<(), _>(Operation::GetChargePermission, Some(id), None, None, None)
-            .await
+        self.fetch(Operation::GetChargePermission, id).await
     }
 
     /// Update Charge Permission (200).
@@ -282,21 +280,21 @@ impl AmazonPayClient {
         body: &CreateChargeRequest,
         idempotency_key: &str,
     ) -> Result<ApiResponse<Charge>, Error> {
-        let log_id = body.charge_permission_id.clone();
+        // Logged as the resource: the permission being charged.
+        let parent_id = body.charge_permission_id.as_str();
         self.typed(
             Operation::CreateCharge,
             None,
             Some(body),
             Some(idempotency_key),
-            Some(&log_id),
+            Some(parent_id),
         )
         .await
     }
 
     /// Get Charge (200).
     pub async fn get_charge(&self, id: &str) -> Result<ApiResponse<Charge>, Error> {
-        self.typed::<(), _>(Operation::GetCharge, Some(id), None, None, None)
-            .await
+        self.fetch(Operation::GetCharge, id).await
     }
 
     /// Capture Charge (200).
@@ -332,21 +330,21 @@ impl AmazonPayClient {
         body: &CreateRefundRequest,
         idempotency_key: &str,
     ) -> Result<ApiResponse<Refund>, Error> {
-        let log_id = body.charge_id.clone();
+        // Logged as the resource: the charge being refunded.
+        let parent_id = body.charge_id.as_str();
         self.typed(
             Operation::CreateRefund,
             None,
             Some(body),
             Some(idempotency_key),
-            Some(&log_id),
+            Some(parent_id),
         )
         .await
     }
 
     /// Get Refund (200).
     pub async fn get_refund(&self, id: &str) -> Result<ApiResponse<Refund>, Error> {
-        self.typed::<(), _>(Operation::GetRefund, Some(id), None, None, None)
-            .await
+        self.fetch(Operation::GetRefund, id).await
     }
 
     /// Any operation with a raw body (sent byte-exact) and a JSON answer; for the CLI.
@@ -370,10 +368,7 @@ impl AmazonPayClient {
         let json = if attempt.body.iter().all(u8::is_ascii_whitespace) {
             serde_json::Value::Null
         } else {
-            serde_json::from_slice(&attempt.body).map_err(|e| Error::Decode {
-                status: attempt.status,
-                message: e.to_string(),
-            })?
+            serde_json::from_slice(&attempt.body).map_err(|e| decode_error(attempt.status, &e))?
         };
         Ok(ApiResponse {
             status: attempt.status,
@@ -383,6 +378,16 @@ impl AmazonPayClient {
         })
     }
 
+    /// A GET of one resource: no body, no idempotency key.
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        op: Operation,
+        id: &str,
+    ) -> Result<ApiResponse<T>, Error> {
+        self.typed::<(), T>(op, Some(id), None, None, None).await
+    }
+
+    /// Serialises `body` once, sends it with retries and decodes the success body as `T`.
     async fn typed<B: Serialize, T: DeserializeOwned>(
         &self,
         op: Operation,
@@ -399,10 +404,8 @@ impl AmazonPayClient {
             None => Vec::new(),
         };
         let (attempt, attempts) = self.execute(op, id, bytes, idempotency_key, log_id).await?;
-        let body = serde_json::from_slice(&attempt.body).map_err(|e| Error::Decode {
-            status: attempt.status,
-            message: e.to_string(),
-        })?;
+        let body =
+            serde_json::from_slice(&attempt.body).map_err(|e| decode_error(attempt.status, &e))?;
         Ok(ApiResponse {
             status: attempt.status,
             request_id: attempt.request_id,
@@ -439,13 +442,9 @@ impl AmazonPayClient {
             operation = op.name(),
             resource_id = id.or(log_id).unwrap_or(""),
             idempotency_key = key.unwrap_or(""),
-            attempt = field::Empty,
-            status = field::Empty,
-            request_id = field::Empty,
-            elapsed_ms = field::Empty,
         );
-        self.execute_in_span(op, &path, &body, key, &span)
-            .instrument(span.clone())
+        self.execute_in_span(op, &path, &body, key)
+            .instrument(span)
             .await
     }
 
@@ -455,7 +454,6 @@ impl AmazonPayClient {
         path: &str,
         body: &[u8],
         key: Option<&str>,
-        span: &tracing::Span,
     ) -> Result<(Attempt, u32), Error> {
         let started = tokio::time::Instant::now();
         let policy = &self.inner.retry;
@@ -465,63 +463,53 @@ impl AmazonPayClient {
             self.inner.pacer.acquire(op).await;
             let result = self.send_once(op, path, body, key).await;
             let elapsed = started.elapsed();
-            span.record("attempt", attempt_no);
-            span.record("elapsed_ms", elapsed.as_millis() as u64);
+            // Per-attempt facts go on the events, not the span: re-recording span fields
+            // makes text logs repeat them (`attempt=1 … attempt=2`).
+            let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
             let err = match result {
                 Ok(a) if (200..300).contains(&a.status) => {
-                    span.record("status", a.status);
-                    if let Some(r) = &a.request_id {
-                        span.record("request_id", r.as_str());
-                    }
-                    tracing::info!("amazon pay call succeeded");
+                    tracing::info!(
+                        attempt = attempt_no,
+                        elapsed_ms,
+                        status = a.status,
+                        request_id = a.request_id.as_deref(),
+                        "amazon pay call succeeded"
+                    );
                     return Ok((a, attempt_no));
                 }
                 Ok(a) => api_error(a.status, &a.body, a.request_id, a.retry_after_secs),
                 Err(e) => e,
             };
-            if let Error::Api {
-                status, request_id, ..
-            } = &err
-            {
-                span.record("status", *status);
-                if let Some(r) = request_id {
-                    span.record("request_id", r.as_str());
+            let next = retry_delay(policy, &err, attempt_no, elapsed);
+            let reason = err.reason_code().map(ReasonCode::as_str);
+            match next {
+                Err(gave_up) => {
+                    tracing::warn!(
+                        attempt = attempt_no,
+                        elapsed_ms,
+                        status = err.status(),
+                        request_id = err.request_id(),
+                        reason,
+                        error_kind = error_kind(&err),
+                        gave_up,
+                        "amazon pay call failed"
+                    );
+                    return Err(err);
+                }
+                Ok(delay) => {
+                    tracing::info!(
+                        attempt = attempt_no,
+                        elapsed_ms,
+                        status = err.status(),
+                        request_id = err.request_id(),
+                        reason,
+                        error_kind = error_kind(&err),
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "retrying amazon pay call"
+                    );
+                    tokio::time::sleep(delay).await;
                 }
             }
-            let reason = err.reason_code().map(|r| r.as_str().to_string());
-            if !err.is_retryable() || attempt_no > policy.max_retries {
-                tracing::warn!(
-                    reason = reason.as_deref(),
-                    error_kind = error_kind(&err),
-                    "amazon pay call failed"
-                );
-                return Err(err);
-            }
-            let jitter = policy.backoff(attempt_no, rand::random::<f64>());
-            let retry_after = match &err {
-                Error::Api {
-                    retry_after_secs: Some(s),
-                    ..
-                } => Duration::from_secs(*s),
-                _ => Duration::ZERO,
-            };
-            let delay = jitter.max(retry_after);
-            if elapsed + delay > policy.max_total {
-                tracing::warn!(
-                    reason = reason.as_deref(),
-                    error_kind = error_kind(&err),
-                    delay_ms = delay.as_millis() as u64,
-                    "amazon pay call failed; retry budget exhausted"
-                );
-                return Err(err);
-            }
-            tracing::info!(
-                reason = reason.as_deref(),
-                error_kind = error_kind(&err),
-                delay_ms = delay.as_millis() as u64,
-                "retrying amazon pay call"
-            );
-            tokio::time::sleep(delay).await;
         }
     }
 
@@ -586,7 +574,7 @@ impl AmazonPayClient {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+            .and_then(|v| parse_retry_after(v, Utc::now()));
         let body = resp.bytes().await.map_err(map_reqwest)?.to_vec();
         tracing::debug!(
             status,
@@ -602,6 +590,37 @@ impl AmazonPayClient {
     }
 }
 
+/// How long to wait before retrying after `err`, or why not to retry (SPEC §7): never for
+/// decisions (4xx declines), at most `max_retries` times, and never past `max_total`. The
+/// wait is full-jitter backoff, or Amazon's `Retry-After` when that is longer.
+fn retry_delay(
+    policy: &RetryPolicy,
+    err: &Error,
+    attempt_no: u32,
+    elapsed: Duration,
+) -> Result<Duration, &'static str> {
+    if !err.is_retryable() {
+        return Err("not retryable");
+    }
+    if attempt_no > policy.max_retries {
+        return Err("retries exhausted");
+    }
+    let jitter = policy.backoff(attempt_no, rand::random::<f64>());
+    let retry_after = match err {
+        Error::Api {
+            retry_after_secs: Some(s),
+            ..
+        } => Duration::from_secs(*s),
+        _ => Duration::ZERO,
+    };
+    let delay = jitter.max(retry_after);
+    // Saturating: Retry-After comes from outside and may be absurdly large.
+    if elapsed.saturating_add(delay) > policy.max_total {
+        return Err("retry budget exhausted");
+    }
+    Ok(delay)
+}
+
 fn error_kind(e: &Error) -> &'static str {
     match e {
         Error::Api { .. } => "api",
@@ -613,6 +632,34 @@ fn error_kind(e: &Error) -> &'static str {
         Error::InvalidRequest(_) => "invalid_request",
         Error::Signing(_) => "signing",
     }
+}
+
+/// A decode error that names where the body went wrong but never quotes it: serde_json's
+/// own messages echo values (`invalid type: string "Jane Buyer"`), which may be buyer PII.
+fn decode_error(status: u16, e: &serde_json::Error) -> Error {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Io => "I/O error",
+        Category::Syntax => "invalid JSON",
+        Category::Data => "JSON does not match the expected object",
+        Category::Eof => "truncated JSON",
+    };
+    Error::Decode {
+        status,
+        message: format!("{kind} at line {} column {}", e.line(), e.column()),
+    }
+}
+
+/// `Retry-After` as seconds from `now`: delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
+fn parse_retry_after(value: &str, now: chrono::DateTime<Utc>) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    // A date in the past means "now"; round up so we never retry before the date.
+    let millis = (at.with_timezone(&Utc) - now).num_milliseconds().max(0);
+    Some(u64::try_from(millis).unwrap_or(0).div_ceil(1000))
 }
 
 fn map_reqwest(e: reqwest::Error) -> Error {
@@ -656,6 +703,37 @@ pub fn new_idempotency_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_http_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2024-06-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(7));
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 01 Jun 2024 12:00:30 GMT", now),
+            Some(30)
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 01 Jun 2024 11:00:00 GMT", now),
+            Some(0)
+        );
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn decode_errors_do_not_echo_the_body() {
+        let err = serde_json::from_str::<u32>(r#""Jane Buyer""#).unwrap_err();
+        assert!(err.to_string().contains("Jane Buyer"), "serde_json echoes");
+        let e = decode_error(200, &err);
+        assert!(!e.to_string().contains("Jane"), "{e}");
+        assert!(e.to_string().contains("line 1"), "{e}");
+    }
 
     #[test]
     fn key_and_id_validation() {

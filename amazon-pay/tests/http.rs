@@ -48,6 +48,25 @@ fn create_charge() -> CreateChargeRequest {
     )
 }
 
+/// Status, reason code, message and request id of an [`Error::Api`]; panics on other errors.
+fn api_parts(err: &Error) -> (u16, &str, &str, Option<&str>) {
+    match err {
+        Error::Api {
+            status,
+            reason_code,
+            message,
+            request_id,
+            ..
+        } => (
+            *status,
+            reason_code.as_str(),
+            message.as_str(),
+            request_id.as_deref(),
+        ),
+        other => panic!("expected an Api error, got {other:?}"),
+    }
+}
+
 fn assert_all_signed(server: &TestServer) {
     let key = rsa_public_key(&public_key_pem());
     for s in server.seen() {
@@ -142,19 +161,26 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test]
 async fn retry_after_beyond_the_budget_gives_up() {
-    let server = TestServer::start(vec![Reply::json(
-        503,
-        r#"{"reasonCode":"ServiceUnavailable","message":"x"}"#,
-    )
-    .with_header("retry-after", "3600")])
-    .await;
-    let err = client(&server)
-        .get_charge("S01-1234567-1234567-C000001")
-        .await
-        .expect_err("gives up");
-    assert_eq!(err.status(), Some(503));
-    assert_eq!(err.reason_code(), Some(&ReasonCode::ServiceUnavailable));
-    assert_eq!(server.seen().len(), 1);
+    // Delta-seconds, a value that would overflow `Instant + Duration`, and an HTTP-date.
+    for retry_after in [
+        "3600",
+        "18446744073709551615",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        let server = TestServer::start(vec![Reply::json(
+            503,
+            r#"{"reasonCode":"ServiceUnavailable","message":"x"}"#,
+        )
+        .with_header("retry-after", retry_after)])
+        .await;
+        let err = client(&server)
+            .get_charge("S01-1234567-1234567-C000001")
+            .await
+            .expect_err("gives up");
+        assert_eq!(err.status(), Some(503));
+        assert_eq!(err.reason_code(), Some(&ReasonCode::ServiceUnavailable));
+        assert_eq!(server.seen().len(), 1, "Retry-After {retry_after}");
+    }
 }
 
 #[tokio::test]
@@ -169,21 +195,7 @@ async fn declines_are_not_retried() {
             .create_charge(&create_charge(), "idem-decline")
             .await
             .expect_err("declined");
-        match &err {
-            Error::Api {
-                status,
-                reason_code,
-                message,
-                request_id,
-                ..
-            } => {
-                assert_eq!(*status, 422);
-                assert_eq!(reason_code.as_str(), code);
-                assert_eq!(message, "declined");
-                assert_eq!(request_id.as_deref(), Some("req-422"));
-            }
-            other => panic!("expected Api error, got {other:?}"),
-        }
+        assert_eq!(api_parts(&err), (422, code, "declined", Some("req-422")));
         assert!(!err.is_retryable());
         assert_eq!(server.seen().len(), 1, "{code} must not be retried");
         assert_all_signed(&server);
@@ -263,21 +275,12 @@ async fn error_bodies_json_and_not_json() {
         .get_refund("S01-1234567-1234567-R000001")
         .await
         .expect_err("502");
-    match &err {
-        Error::Api {
-            status,
-            reason_code,
-            message,
-            request_id,
-            ..
-        } => {
-            assert_eq!(*status, 502);
-            assert_eq!(reason_code.as_str(), "BadGateway");
-            assert!(message.contains("502 Bad Gateway"));
-            assert_eq!(request_id.as_deref(), Some("gw-1"));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (status, reason_code, message, request_id) = api_parts(&err);
+    assert_eq!(
+        (status, reason_code, request_id),
+        (502, "BadGateway", Some("gw-1"))
+    );
+    assert!(message.contains("502 Bad Gateway"), "{message}");
     assert_eq!(server.seen().len(), 2, "one retry then give up");
 
     // A 200 whose body is not the expected object is a Decode error, not retried.

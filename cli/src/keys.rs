@@ -19,9 +19,12 @@ pub struct KeysArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum KeysCommand {
-    /// Generate an RSA-2048 key pair: private.pem (PKCS#8, mode 0600) and public.pem
-    /// (SubjectPublicKeyInfo). Upload public.pem in Seller Central (Integration Central →
-    /// API keys) to get the public key id. Existing files are never overwritten.
+    /// Generate an RSA-2048 key pair for request signing: private.pem and public.pem.
+    ///
+    /// private.pem is PKCS#8 (mode 0600 on Unix); public.pem is SubjectPublicKeyInfo. Upload
+    /// public.pem in Seller Central (Integration Central → API keys) to get the public key
+    /// id to use with `savedwallet pay --public-key-id`. Existing files are never
+    /// overwritten (exit code 2).
     Generate {
         /// Directory to write private.pem and public.pem into (created if missing).
         #[arg(long, value_name = "DIR")]

@@ -16,7 +16,7 @@ use secrecy::SecretString;
 pub const EXIT_API_ERROR: u8 = 1;
 /// Exit code for usage or configuration errors (also what clap uses for bad flags).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code when Amazon Pay could not be reached or answered garbage (timeout, network).
+/// Exit code when Amazon Pay could not be reached or its answer could not be read.
 pub const EXIT_TRANSPORT: u8 = 3;
 
 const EXAMPLES: &str = "\
@@ -30,7 +30,8 @@ Examples:
   savedwallet pay get-charge S01-1234567-1234567-C000001 --endpoint http://127.0.0.1:8085
 
 Exit codes: 0 success, 1 Amazon Pay error (reasonCode on stderr), 2 usage/config error,
-3 timeout or network error. The response JSON goes to stdout; status lines go to stderr.";
+3 timeout, network error or unreadable response. The response JSON goes to stdout;
+status lines go to stderr.";
 
 /// Arguments of `savedwallet pay`.
 #[derive(Debug, clap::Args)]
@@ -81,7 +82,13 @@ struct PayOptions {
     #[arg(long, global = true, value_name = "KEY")]
     idempotency_key: Option<String>,
     /// Signing algorithm: v2 (AMZN-PAY-RSASSA-PSS-V2, salt 32) or v1 (AMZN-PAY-RSASSA-PSS, salt 20).
-    #[arg(long, global = true, default_value = "v2", value_name = "ALG")]
+    #[arg(
+        long,
+        global = true,
+        env = "AMAZON_PAY_ALGORITHM",
+        default_value = "v2",
+        value_name = "ALG"
+    )]
     algorithm: String,
     /// Sandbox only: force an outcome with x-amz-pay-simulation-code (e.g. HardDeclined).
     #[arg(long, global = true, value_name = "CODE")]
@@ -92,7 +99,8 @@ struct PayOptions {
     /// Do not retry on 408/425/429/5xx/timeouts (default: up to 3 retries, same idempotency key).
     #[arg(long, global = true)]
     no_retry: bool,
-    /// Log each attempt (operation, status, Amazon request id) to stderr.
+    /// Log each attempt (operation, status, Amazon request id, timing) to stderr;
+    /// RUST_LOG overrides the filter.
     #[arg(long, short, global = true)]
     verbose: bool,
 }
@@ -298,7 +306,10 @@ fn prepare(
         .ok_or_else(|| UsageError("--region (or AMAZON_PAY_REGION) is required".into()))?
         .parse()
         .map_err(|e| UsageError(format!("{e}")))?;
-    let environment: Environment = o.environment.parse().map_err(UsageError)?;
+    let environment: Environment = o
+        .environment
+        .parse()
+        .map_err(|e| UsageError(format!("--env: {e}")))?;
     let public_key_id = o.public_key_id.clone().ok_or_else(|| {
         UsageError("--public-key-id (or AMAZON_PAY_PUBLIC_KEY_ID) is required".into())
     })?;

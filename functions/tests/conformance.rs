@@ -42,6 +42,7 @@ conformance!(
     wallets,
     plans_and_orders,
     claims_and_leases,
+    cancel_while_charging,
     due_pagination,
     attempts_and_usage,
     hot_path_cost,
@@ -95,4 +96,28 @@ races! {
     race_claim: 20, 3;
     race_monthly_cap: 20, 2;
     race_idempotency: 50, 5;
+}
+
+/// The moto harness itself: clear failure without the tools venv, no orphan server.
+mod harness {
+    use std::time::Duration;
+
+    use crate::common::{start_moto, tools_python};
+
+    #[test]
+    fn missing_python_names_the_setup_command() {
+        let missing = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-venv/bin/python");
+        let err = start_moto(&missing).err().expect("no python, no server");
+        assert!(err.contains("./scripts/test"), "{err}");
+        assert!(err.contains("no-venv/bin/python"), "{err}");
+    }
+
+    #[test]
+    fn server_exits_when_its_harness_lets_go() {
+        let moto = start_moto(&tools_python()).unwrap_or_else(|e| panic!("{e}"));
+        let status = moto
+            .shutdown(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success(), "{status:?}");
+    }
 }

@@ -994,9 +994,7 @@ impl Core {
     }
 
     fn create_mfa_session(&mut self, ctx: &Ctx, charge_id: &str, return_url: String) -> String {
-        let sid = self.new_uuid()
-            .hyphenated()
-            .to_string();
+        let sid = self.new_uuid().hyphenated().to_string();
         let (cp, amount) = match self.state.charges.get(charge_id) {
             Some(c) => (
                 c.object.charge_permission_id.clone(),
@@ -1307,9 +1305,7 @@ impl Core {
         if let Some(cp) = &req.charge_permission_id {
             self.permission_in_env(cp, ctx.env)?;
         }
-        let sid = self.new_uuid()
-            .hyphenated()
-            .to_string();
+        let sid = self.new_uuid().hyphenated().to_string();
         let object = CheckoutSession {
             checkout_session_id: sid.clone(),
             web_checkout_details: Some(wcd),

@@ -1374,3 +1374,218 @@ async fn throttling_faults_and_lost_responses() {
         201
     );
 }
+
+async fn control_post(
+    sb: &savedwallet_sandbox::SandboxHandle,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", sb.control_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("control");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn checkout_with_payment_update_flow_and_ipn_ledger() {
+    let sb = start().await;
+    let c = client(&sb);
+    let mut req = setup_request();
+    req.payment_method_on_file_metadata = None;
+    req.payment_details = Some(PaymentDetails {
+        payment_intent: Some(PaymentIntent::AuthorizeWithCapture),
+        charge_amount: Some(eur(1999)),
+        ..Default::default()
+    });
+    // Buyer choice through the control API instead of the HTML page.
+    let sid = c
+        .create_checkout_session(&req, &key())
+        .await
+        .expect("create")
+        .body
+        .checkout_session_id;
+    let (status, v) = control_post(
+        &sb,
+        &format!("/checkout-sessions/{sid}/buyer"),
+        json!({"preset": "always-approve"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(v["redirectUrl"]
+        .as_str()
+        .expect("url")
+        .ends_with(&format!("amazonCheckoutSessionId={sid}")));
+    let mismatch = c
+        .complete_checkout_session(
+            &sid,
+            &CompleteCheckoutSessionRequest {
+                charge_amount: Some(eur(1998)),
+                total_order_amount: None,
+            },
+            &key(),
+        )
+        .await;
+    assert_eq!(api_err(mismatch), (409, "AmountMismatch".into()));
+    let done = c
+        .complete_checkout_session(
+            &sid,
+            &CompleteCheckoutSessionRequest {
+                charge_amount: Some(eur(1999)),
+                total_order_amount: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("complete");
+    assert_eq!(done.status, 200);
+    let charge_id = done.body.charge_id.clone().expect("chargeId");
+    let cp = done.body.charge_permission_id.clone().expect("cp");
+    assert_eq!(
+        c.get_charge(&charge_id)
+            .await
+            .expect("charge")
+            .body
+            .status_details
+            .state,
+        ChargeState::Captured
+    );
+
+    // Pending authorization at completion → 202, resolved later.
+    let mut pending = req.clone();
+    pending.payment_details = Some(PaymentDetails {
+        payment_intent: Some(PaymentIntent::Authorize),
+        charge_amount: Some(eur(500)),
+        can_handle_pending_authorization: Some(true),
+        ..Default::default()
+    });
+    let sid2 = c
+        .create_checkout_session(&pending, &key())
+        .await
+        .expect("create")
+        .body
+        .checkout_session_id;
+    control_post(&sb, &format!("/checkout-sessions/{sid2}/buyer"), json!({})).await;
+    let p = c
+        .with_simulation_code("AuthorizationInitiated")
+        .expect("sim")
+        .complete_checkout_session(
+            &sid2,
+            &CompleteCheckoutSessionRequest {
+                charge_amount: Some(eur(500)),
+                total_order_amount: None,
+            },
+            &key(),
+        )
+        .await
+        .expect("complete pending");
+    assert_eq!(p.status, 202);
+    let pending_charge = p.body.charge_id.expect("charge id");
+    advance(&sb, 31).await;
+    assert_eq!(
+        c.get_charge(&pending_charge)
+            .await
+            .expect("g")
+            .body
+            .status_details
+            .state,
+        ChargeState::Authorized
+    );
+
+    // Hosted Update flow (SPEC §11.6): a session carrying the permission id re-enables it.
+    let sb_close = c
+        .with_simulation_code("HardDeclined")
+        .expect("sim")
+        .create_charge(&charge_req(&cp, 100), &key())
+        .await;
+    assert_eq!(api_err(sb_close).1, "HardDeclined");
+    let mut upd = setup_request();
+    upd.charge_permission_id = Some(cp.clone());
+    let usid = c
+        .create_checkout_session(&upd, &key())
+        .await
+        .expect("update session")
+        .body
+        .checkout_session_id;
+    let location = submit_page(
+        &format!("{}/checkout/{usid}", sb.base_url()),
+        &[("action", "consent"), ("preset", "always-approve")],
+    )
+    .await;
+    assert_eq!(session_id_from(&location), usid);
+    let done = c
+        .complete_checkout_session(&usid, &CompleteCheckoutSessionRequest::default(), &key())
+        .await
+        .expect("complete update");
+    assert_eq!(done.body.charge_permission_id.as_deref(), Some(cp.as_str()));
+    assert_eq!(
+        c.get_charge_permission(&cp)
+            .await
+            .expect("cp")
+            .body
+            .status_details
+            .state,
+        ChargePermissionState::Chargeable
+    );
+
+    // MFA outcome through the control API.
+    let mfa_cp = wallet(&sb, "mfa-required").await;
+    let ch = c
+        .create_charge(&mfa_charge(&mfa_cp), &key())
+        .await
+        .expect("mfa")
+        .body;
+    let redirect = ch
+        .web_checkout_details
+        .and_then(|w| w.amazon_pay_redirect_url)
+        .expect("redirect");
+    let msid = redirect.rsplit('/').next().expect("sid").to_string();
+    let (status, _) = control_post(
+        &sb,
+        &format!("/checkout-sessions/{msid}/mfa"),
+        json!({"outcome": "approved"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    c.complete_checkout_session(
+        &msid,
+        &CompleteCheckoutSessionRequest {
+            charge_amount: Some(eur(2500)),
+            total_order_amount: None,
+        },
+        &key(),
+    )
+    .await
+    .expect("mfa complete");
+
+    // Every state change was published as an IPN (ledger view).
+    let ledger = sb.ledger();
+    let published = ledger["ipnPublished"].as_array().expect("ipns");
+    let for_obj = |id: &str| published.iter().filter(|m| m["ObjectId"] == id).count();
+    assert!(
+        for_obj(&pending_charge) >= 2,
+        "AuthorizationInitiated and Authorized"
+    );
+    assert!(for_obj(&cp) >= 2, "NonChargeable and Chargeable again");
+    assert!(published
+        .iter()
+        .all(|m| m["MerchantID"] == "A2SANDBOXMERCHANT" && m["NotificationVersion"] == "V2"));
+    // Buyers from the control API.
+    let (status, b) = control_post(
+        &sb,
+        "/buyers",
+        json!({"name": "Test Buyer", "email": "t@example.com"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let w = control_wallet(&sb, json!({"buyerId": b["buyerId"], "region": "na"})).await;
+    assert_eq!(w["buyer"]["name"], "Test Buyer");
+    assert_eq!(w["presentmentCurrency"], "USD");
+    assert_eq!(
+        w["limits"]["amountLimit"],
+        json!({"amount": "15000.00", "currencyCode": "USD"})
+    );
+}

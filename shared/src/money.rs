@@ -196,8 +196,9 @@ impl Price {
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, MoneyError> {
         let malformed = || MoneyError::Malformed(amount.chars().take(32).collect());
         if let Some(rest) = amount.strip_prefix('-') {
-            // Distinguish "negative" from garbage for a clearer error.
-            if Price::parse(rest, currency).is_ok() {
+            // Distinguish "negative" from garbage for a clearer error. Only one level of
+            // recursion: a run of dashes from outside must not grow the stack.
+            if !rest.starts_with('-') && Price::parse(rest, currency).is_ok() {
                 return Err(MoneyError::Negative);
             }
             return Err(malformed());
@@ -396,6 +397,7 @@ mod tests {
             ("1000.0", Currency::JPY, Err("decimals")),
             ("14.001", Currency::USD, Err("decimals")),
             ("-1.00", Currency::USD, Err("negative")),
+            ("--1.00", Currency::USD, Err("malformed")),
             ("1e3", Currency::USD, Err("malformed")),
             (" 1.00", Currency::USD, Err("malformed")),
             ("+1.00", Currency::USD, Err("malformed")),
@@ -416,6 +418,15 @@ mod tests {
                 (w, g) => panic!("{input:?} {cur}: want {w:?}, got {g:?}"),
             }
         }
+    }
+
+    #[test]
+    fn long_dash_runs_do_not_recurse() {
+        let dashes = format!("{}1", "-".repeat(1_000_000));
+        assert!(matches!(
+            Price::parse(&dashes, Currency::USD),
+            Err(MoneyError::Malformed(_))
+        ));
     }
 
     #[test]

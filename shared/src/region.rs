@@ -90,15 +90,26 @@ impl Environment {
     }
 }
 
+/// Error for an unknown environment name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown environment {0:?} (expected sandbox or live)")]
+pub struct UnknownEnvironment(pub String);
+
+/// For callers that collect error messages as strings.
+impl From<UnknownEnvironment> for String {
+    fn from(e: UnknownEnvironment) -> String {
+        e.to_string()
+    }
+}
+
 impl FromStr for Environment {
-    type Err = String;
+    type Err = UnknownEnvironment;
+    /// Case-insensitive `sandbox` or `live`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "sandbox" => Ok(Environment::Sandbox),
             "live" => Ok(Environment::Live),
-            _ => Err(format!(
-                "unknown environment {s:?} (expected sandbox or live)"
-            )),
+            _ => Err(UnknownEnvironment(s.chars().take(16).collect())),
         }
     }
 }
@@ -152,6 +163,15 @@ mod tests {
             assert_eq!(s.parse::<Region>().unwrap(), r);
         }
         assert!("xx".parse::<Region>().is_err());
+    }
+
+    #[test]
+    fn environments_parse_case_insensitively() {
+        assert_eq!("Sandbox".parse::<Environment>(), Ok(Environment::Sandbox));
+        assert_eq!("LIVE".parse::<Environment>(), Ok(Environment::Live));
+        let err = "production-and-then-some".parse::<Environment>().unwrap_err();
+        assert_eq!(err, UnknownEnvironment("production-and-t".into()));
+        assert!(String::from(err).contains("expected sandbox or live"));
     }
 
     #[test]

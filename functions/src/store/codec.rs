@@ -110,6 +110,9 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn new(kind: &'static str, item: &'a Item) -> Self {
+        Reader { kind, item }
+    }
     fn err(&self, detail: String) -> StoreError {
         StoreError::Decode {
             kind: self.kind,
@@ -232,10 +235,7 @@ pub fn wallet_item(w: &Wallet) -> StoreResult<Item> {
 
 /// Item → wallet.
 pub fn wallet_from(item: &Item) -> StoreResult<Wallet> {
-    let r = Reader {
-        kind: "wallet",
-        item,
-    };
+    let r = Reader::new("wallet", item);
     let reasons: Vec<String> =
         serde_json::from_str(r.s(REASONS)?).map_err(|e| r.err(format!("reason_codes: {e}")))?;
     Ok(Wallet {
@@ -268,7 +268,7 @@ pub fn plan_item(p: &Plan) -> Item {
 
 /// Item → plan.
 pub fn plan_from(item: &Item) -> StoreResult<Plan> {
-    let r = Reader { kind: "plan", item };
+    let r = Reader::new("plan", item);
     Ok(Plan {
         plan_id: r.s(ID)?.to_string(),
         price: r.price(AMOUNT)?,
@@ -325,10 +325,7 @@ pub fn subscription_item(s: &Subscription) -> Item {
 
 /// Item → subscription.
 pub fn subscription_from(item: &Item) -> StoreResult<Subscription> {
-    let r = Reader {
-        kind: "subscription",
-        item,
-    };
+    let r = Reader::new("subscription", item);
     let lease = match r.opt_s(LEASE_OWNER)? {
         Some(owner) => Some(Lease {
             owner: owner.to_string(),
@@ -368,10 +365,7 @@ pub fn order_item(o: &Order) -> Item {
 
 /// Item → order.
 pub fn order_from(item: &Item) -> StoreResult<Order> {
-    let r = Reader {
-        kind: "order",
-        item,
-    };
+    let r = Reader::new("order", item);
     Ok(Order {
         order_id: r.s(ID)?.to_string(),
         owner_customer_id: r.s(OWNER)?.to_string(),
@@ -409,10 +403,7 @@ pub fn attempt_item(a: &ChargeAttempt) -> Item {
 
 /// Item → attempt.
 pub fn attempt_from(item: &Item) -> StoreResult<ChargeAttempt> {
-    let r = Reader {
-        kind: "charge attempt",
-        item,
-    };
+    let r = Reader::new("charge attempt", item);
     Ok(ChargeAttempt {
         charge_key: r.parsed(CHARGE_KEY, ChargeKey::parse)?,
         attempt: r.u32(ATTEMPT)?,
@@ -432,10 +423,7 @@ pub fn attempt_from(item: &Item) -> StoreResult<ChargeAttempt> {
 
 /// Item → monthly usage.
 pub fn usage_from(item: &Item) -> StoreResult<MonthlyUsage> {
-    let r = Reader {
-        kind: "monthly usage",
-        item,
-    };
+    let r = Reader::new("monthly usage", item);
     Ok(MonthlyUsage {
         charge_permission_id: r.s(CPID)?.to_string(),
         month: r.s(MONTH)?.to_string(),
@@ -477,10 +465,7 @@ pub fn idempotency_from(
     Option<SavedResponse>,
     DateTime<Utc>,
 )> {
-    let r = Reader {
-        kind: "idempotency record",
-        item,
-    };
+    let r = Reader::new("idempotency record", item);
     let status = r.parsed(STATUS, |s| match s {
         "INPROGRESS" => Some(IdempotencyStatus::InProgress),
         "COMPLETED" => Some(IdempotencyStatus::Completed),
@@ -517,10 +502,7 @@ pub fn event_item(e: &OutboxEvent) -> Item {
 
 /// Item → outbox event.
 pub fn event_from(item: &Item) -> StoreResult<OutboxEvent> {
-    let r = Reader {
-        kind: "outbox event",
-        item,
-    };
+    let r = Reader::new("outbox event", item);
     Ok(OutboxEvent {
         event_id: r.s(ID)?.to_string(),
         kind: r.s(KIND)?.to_string(),
@@ -532,7 +514,7 @@ pub fn event_from(item: &Item) -> StoreResult<OutboxEvent> {
 
 /// The key attributes of an item (for page tokens).
 pub fn item_key(item: &Item) -> StoreResult<Key> {
-    let r = Reader { kind: "key", item };
+    let r = Reader::new("key", item);
     Ok(Key::new(r.s(PK)?, r.s(SK)?))
 }
 

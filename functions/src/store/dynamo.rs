@@ -261,64 +261,78 @@ fn ccf_item(item: Option<&HashMap<String, AttributeValue>>) -> Result<WriteFailu
     Ok(WriteFailure::Condition { index: 0, current })
 }
 
+/// Sets the condition, its placeholders and `ReturnValuesOnConditionCheckFailure=ALL_OLD`
+/// on any SDK write builder (they share these setters, but no trait).
+macro_rules! conditional {
+    ($builder:expr, $cond:expr, $expr:expr) => {
+        $builder
+            .set_condition_expression($cond)
+            .set_expression_attribute_names($expr.names())
+            .set_expression_attribute_values($expr.values())
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    };
+}
+
+/// Sends a single-item write with `ReturnValues=ALL_OLD`; a failed condition returns the
+/// current item from the error (`$error` is the operation's error enum).
+macro_rules! send_write {
+    ($request:expr, $error:ident) => {
+        match $request.return_values(ReturnValue::AllOld).send().await {
+            Ok(out) => Ok(out.attributes().cloned()),
+            Err(err) => match err.into_service_error() {
+                $error::ConditionalCheckFailedException(c) => Err(ccf_item(c.item())?),
+                other => Err(write_failure(&other)),
+            },
+        }
+    };
+}
+
 fn transact_item(table: &str, w: &Write) -> Result<TransactWriteItem, String> {
     let mut e = Expr::default();
     let cond = w.cond.as_ref().map(|c| e.cond(c));
-    let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
     let b = TransactWriteItem::builder();
+    let key = Some(key_map(&w.key));
     let item = match &w.op {
         WriteOp::Put(item) => {
             let mut item = item.clone();
             item.extend(w.key.to_item());
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(to_map(&item)));
             b.put(
-                Put::builder()
-                    .table_name(table)
-                    .set_item(Some(to_map(&item)))
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .return_values_on_condition_check_failure(all_old)
+                conditional!(put, cond, e)
                     .build()
                     .map_err(|x| x.to_string())?,
             )
         }
         WriteOp::Update(u) => {
-            let update = e.update(u);
+            let update = DdbUpdate::builder()
+                .table_name(table)
+                .set_key(key)
+                .update_expression(e.update(u));
             b.update(
-                DdbUpdate::builder()
-                    .table_name(table)
-                    .set_key(Some(key_map(&w.key)))
-                    .update_expression(update)
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .return_values_on_condition_check_failure(all_old)
+                conditional!(update, cond, e)
                     .build()
                     .map_err(|x| x.to_string())?,
             )
         }
-        WriteOp::Delete => b.delete(
-            Delete::builder()
-                .table_name(table)
-                .set_key(Some(key_map(&w.key)))
-                .set_condition_expression(cond)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .return_values_on_condition_check_failure(all_old)
-                .build()
-                .map_err(|x| x.to_string())?,
-        ),
-        WriteOp::Check => b.condition_check(
-            ConditionCheck::builder()
-                .table_name(table)
-                .set_key(Some(key_map(&w.key)))
-                .condition_expression(cond.ok_or("a condition check needs a condition")?)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .return_values_on_condition_check_failure(all_old)
-                .build()
-                .map_err(|x| x.to_string())?,
-        ),
+        WriteOp::Delete => {
+            let delete = Delete::builder().table_name(table).set_key(key);
+            b.delete(
+                conditional!(delete, cond, e)
+                    .build()
+                    .map_err(|x| x.to_string())?,
+            )
+        }
+        WriteOp::Check => {
+            let cond = Some(cond.ok_or("a condition check needs a condition")?);
+            let check = ConditionCheck::builder().table_name(table).set_key(key);
+            b.condition_check(
+                conditional!(check, cond, e)
+                    .build()
+                    .map_err(|x| x.to_string())?,
+            )
+        }
     };
     Ok(item.build())
 }
@@ -343,90 +357,42 @@ impl Backend for DynamoBackend {
         self.counter.record(Op::of_write(&write.op));
         let mut e = Expr::default();
         let cond = write.cond.as_ref().map(|c| e.cond(c));
-        let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
-        let old = match &write.op {
+        let key = Some(key_map(&write.key));
+        let old: Result<_, WriteFailure> = match &write.op {
             WriteOp::Put(item) => {
                 let mut item = item.clone();
                 item.extend(write.key.to_item());
-                let res = self
+                let put = self
                     .client
                     .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(to_map(&item)))
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .return_values(ReturnValue::AllOld)
-                    .return_values_on_condition_check_failure(all_old)
-                    .send()
-                    .await;
-                match res {
-                    Ok(out) => out.attributes().cloned(),
-                    Err(err) => match err.into_service_error() {
-                        PutItemError::ConditionalCheckFailedException(c) => {
-                            return Err(ccf_item(c.item())?)
-                        }
-                        other => return Err(write_failure(&other)),
-                    },
-                }
+                    .set_item(Some(to_map(&item)));
+                send_write!(conditional!(put, cond, e), PutItemError)
             }
             WriteOp::Update(u) => {
-                let update = e.update(u);
-                let res = self
+                let update = self
                     .client
                     .update_item()
                     .table_name(&self.table)
-                    .set_key(Some(key_map(&write.key)))
-                    .update_expression(update)
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .return_values(ReturnValue::AllOld)
-                    .return_values_on_condition_check_failure(all_old)
-                    .send()
-                    .await;
-                match res {
-                    Ok(out) => out.attributes().cloned(),
-                    Err(err) => match err.into_service_error() {
-                        UpdateItemError::ConditionalCheckFailedException(c) => {
-                            return Err(ccf_item(c.item())?)
-                        }
-                        other => return Err(write_failure(&other)),
-                    },
-                }
+                    .set_key(key)
+                    .update_expression(e.update(u));
+                send_write!(conditional!(update, cond, e), UpdateItemError)
             }
             WriteOp::Delete => {
-                let res = self
+                let delete = self
                     .client
                     .delete_item()
                     .table_name(&self.table)
-                    .set_key(Some(key_map(&write.key)))
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .return_values(ReturnValue::AllOld)
-                    .return_values_on_condition_check_failure(all_old)
-                    .send()
-                    .await;
-                match res {
-                    Ok(out) => out.attributes().cloned(),
-                    Err(err) => match err.into_service_error() {
-                        DeleteItemError::ConditionalCheckFailedException(c) => {
-                            return Err(ccf_item(c.item())?)
-                        }
-                        other => return Err(write_failure(&other)),
-                    },
-                }
+                    .set_key(key);
+                send_write!(conditional!(delete, cond, e), DeleteItemError)
             }
-            WriteOp::Check => {
-                return Err(WriteFailure::Backend(
-                    "a condition check is only valid in a transaction".into(),
-                ))
-            }
+            WriteOp::Check => Err(WriteFailure::Backend(
+                "a condition check is only valid in a transaction".into(),
+            )),
         };
         // A write that changed nothing returns no attributes; `ALL_OLD` of an absent
         // item is absent too.
-        old.filter(|m| !m.is_empty())
+        old?.filter(|m| !m.is_empty())
             .map(|m| from_map(&m))
             .transpose()
             .map_err(WriteFailure::Backend)

@@ -88,15 +88,36 @@ impl<B: Backend> TableStore<B> {
         }
     }
 
-    /// Creates a versioned record (version 1) if absent.
-    async fn create(&self, kind: &'static str, id: &str, mut item: Item) -> StoreResult<()> {
+    /// Reads one record by key (strongly consistent); `NotFound` if absent.
+    async fn get_record<T>(
+        &self,
+        kind: &'static str,
+        id: &str,
+        key: Key,
+        decode: fn(&Item) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        match self.get_item(key).await? {
+            Some(item) => decode(&item),
+            None => Err(not_found(kind, id)),
+        }
+    }
+
+    /// Creates a versioned record if absent; returns it at version 1.
+    async fn create<T: Versioned>(
+        &self,
+        kind: &'static str,
+        id: &str,
+        record: &T,
+        mut item: Item,
+    ) -> StoreResult<T> {
+        check_key_part(id)?;
         item.insert(VERSION.into(), Val::N(1));
         let key = codec::item_key(&item)?;
         match self
             .write(key, WriteOp::Put(item), Some(Cond::ItemNotExists))
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(record.with_version(1)),
             Err(WriteFailure::Condition { .. }) => Err(StoreError::AlreadyExists {
                 kind,
                 id: id.to_string(),
@@ -105,24 +126,25 @@ impl<B: Backend> TableStore<B> {
         }
     }
 
-    /// Replaces a versioned record if its stored version is `expected`.
-    async fn replace<T>(
+    /// Replaces a versioned record if its stored version is the record's; returns it with
+    /// the next version.
+    async fn replace<T: Versioned>(
         &self,
         kind: &'static str,
         id: &str,
-        expected: u64,
+        record: &T,
         mut item: Item,
         decode: fn(&Item) -> StoreResult<T>,
         wrap: fn(T) -> Record,
-    ) -> StoreResult<()> {
-        item.insert(
-            VERSION.into(),
-            Val::N(version_val(expected)?.saturating_add(1)),
-        );
+    ) -> StoreResult<T> {
+        check_key_part(id)?;
+        let expected = record.version();
+        let next = expected.saturating_add(1);
+        item.insert(VERSION.into(), Val::N(version_val(next)?));
         let key = codec::item_key(&item)?;
         let cond = Cond::Eq(VERSION, Val::N(version_val(expected)?));
         match self.write(key, WriteOp::Put(item), Some(cond)).await {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(record.with_version(next)),
             Err(WriteFailure::Condition { current, .. }) => {
                 Err(version_error(kind, id, expected, current, decode, wrap))
             }
@@ -130,6 +152,28 @@ impl<B: Backend> TableStore<B> {
         }
     }
 }
+
+/// A record with an optimistic version.
+trait Versioned: Clone + Send + Sync {
+    /// The version the caller read.
+    fn version(&self) -> u64;
+    /// The same record at another version.
+    fn with_version(&self, version: u64) -> Self;
+}
+
+macro_rules! versioned {
+    ($($t:ty),+) => {
+        $(impl Versioned for $t {
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn with_version(&self, version: u64) -> Self {
+                Self { version, ..self.clone() }
+            }
+        })+
+    };
+}
+versioned!(Wallet, Plan, Subscription, Order, ChargeAttempt);
 
 type WriteResult = Result<Option<Item>, WriteFailure>;
 
@@ -191,26 +235,17 @@ fn decode_all<T>(items: &[Item], f: fn(&Item) -> StoreResult<T>) -> StoreResult<
 #[async_trait]
 impl<B: Backend> Store for TableStore<B> {
     async fn create_wallet(&self, wallet: &Wallet) -> StoreResult<Wallet> {
-        check_key_part(&wallet.charge_permission_id)?;
         check_key_part(&wallet.owner_customer_id)?;
-        self.create(
-            "wallet",
-            &wallet.charge_permission_id,
-            codec::wallet_item(wallet)?,
-        )
-        .await?;
-        Ok(Wallet {
-            version: 1,
-            ..wallet.clone()
-        })
+        let item = codec::wallet_item(wallet)?;
+        self.create("wallet", &wallet.charge_permission_id, wallet, item)
+            .await
     }
 
     async fn get_wallet(&self, charge_permission_id: &str) -> StoreResult<Wallet> {
         check_key_part(charge_permission_id)?;
-        match self.get_item(keys::wallet(charge_permission_id)).await? {
-            Some(item) => codec::wallet_from(&item),
-            None => Err(not_found("wallet", charge_permission_id)),
-        }
+        let key = keys::wallet(charge_permission_id);
+        self.get_record("wallet", charge_permission_id, key, codec::wallet_from)
+            .await
     }
 
     async fn update_wallet(
@@ -220,22 +255,21 @@ impl<B: Backend> Store for TableStore<B> {
     ) -> StoreResult<Wallet> {
         let id = &wallet.charge_permission_id;
         let mut item = codec::wallet_item(wallet)?;
-        let next = wallet.version.saturating_add(1);
         let Some(event) = event else {
-            self.replace(
-                "wallet",
-                id,
-                wallet.version,
-                item,
-                codec::wallet_from,
-                Record::Wallet,
-            )
-            .await?;
-            return Ok(Wallet {
-                version: next,
-                ..wallet.clone()
-            });
+            return self
+                .replace(
+                    "wallet",
+                    id,
+                    wallet,
+                    item,
+                    codec::wallet_from,
+                    Record::Wallet,
+                )
+                .await;
         };
+        check_key_part(id)?;
+        check_key_part(&event.event_id)?;
+        let next = wallet.version.saturating_add(1);
         // Wallet change and its merchant event commit together or not at all.
         item.insert(VERSION.into(), Val::N(version_val(next)?));
         let writes = vec![
@@ -251,10 +285,7 @@ impl<B: Backend> Store for TableStore<B> {
             },
         ];
         match self.backend.transact(writes).await {
-            Ok(()) => Ok(Wallet {
-                version: next,
-                ..wallet.clone()
-            }),
+            Ok(()) => Ok(wallet.with_version(next)),
             Err(WriteFailure::Condition { index: 0, current }) => Err(version_error(
                 "wallet",
                 id,
@@ -287,60 +318,50 @@ impl<B: Backend> Store for TableStore<B> {
     }
 
     async fn create_plan(&self, plan: &Plan) -> StoreResult<Plan> {
-        check_key_part(&plan.plan_id)?;
-        self.create("plan", &plan.plan_id, codec::plan_item(plan))
-            .await?;
-        Ok(Plan {
-            version: 1,
-            ..plan.clone()
-        })
+        self.create("plan", &plan.plan_id, plan, codec::plan_item(plan))
+            .await
     }
 
     async fn get_plan(&self, plan_id: &str) -> StoreResult<Plan> {
         check_key_part(plan_id)?;
-        match self.get_item(keys::plan(plan_id)).await? {
-            Some(item) => codec::plan_from(&item),
-            None => Err(not_found("plan", plan_id)),
-        }
+        self.get_record("plan", plan_id, keys::plan(plan_id), codec::plan_from)
+            .await
     }
 
     async fn create_subscription(&self, subscription: &Subscription) -> StoreResult<Subscription> {
-        check_key_part(&subscription.subscription_id)?;
         check_key_part(&subscription.charge_permission_id)?;
+        let item = codec::subscription_item(subscription);
         self.create(
             "subscription",
             &subscription.subscription_id,
-            codec::subscription_item(subscription),
+            subscription,
+            item,
         )
-        .await?;
-        Ok(Subscription {
-            version: 1,
-            ..subscription.clone()
-        })
+        .await
     }
 
     async fn get_subscription(&self, subscription_id: &str) -> StoreResult<Subscription> {
         check_key_part(subscription_id)?;
-        match self.get_item(keys::subscription(subscription_id)).await? {
-            Some(item) => codec::subscription_from(&item),
-            None => Err(not_found("subscription", subscription_id)),
-        }
+        let key = keys::subscription(subscription_id);
+        self.get_record(
+            "subscription",
+            subscription_id,
+            key,
+            codec::subscription_from,
+        )
+        .await
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> StoreResult<Subscription> {
         self.replace(
             "subscription",
             &subscription.subscription_id,
-            subscription.version,
+            subscription,
             codec::subscription_item(subscription),
             codec::subscription_from,
             Record::Subscription,
         )
-        .await?;
-        Ok(Subscription {
-            version: subscription.version.saturating_add(1),
-            ..subscription.clone()
-        })
+        .await
     }
 
     async fn subscriptions_of_wallet(
@@ -373,12 +394,22 @@ impl<B: Backend> Store for TableStore<B> {
                 "shard must be < {DUE_SHARDS} and limit > 0"
             )));
         }
+        let partition = keys::due_partition(shard);
         let start = page.map(PageToken::decode).transpose()?;
+        if let Some(start) = &start {
+            // DynamoDB refuses a start key outside the queried partition; refuse it the
+            // same way on every adapter instead of silently restarting the shard.
+            if start.get(GSI1PK) != Some(&Val::S(partition.clone())) {
+                return Err(StoreError::Invalid(
+                    "page token belongs to another shard".into(),
+                ));
+            }
+        }
         let result = self
             .backend
             .query(Query {
                 index: Index::Due,
-                partition: keys::due_partition(shard),
+                partition,
                 sort: SortCond::LeN(millis(now)),
                 limit,
                 start,
@@ -479,37 +510,26 @@ impl<B: Backend> Store for TableStore<B> {
     }
 
     async fn create_order(&self, order: &Order) -> StoreResult<Order> {
-        check_key_part(&order.order_id)?;
-        self.create("order", &order.order_id, codec::order_item(order))
-            .await?;
-        Ok(Order {
-            version: 1,
-            ..order.clone()
-        })
+        self.create("order", &order.order_id, order, codec::order_item(order))
+            .await
     }
 
     async fn get_order(&self, order_id: &str) -> StoreResult<Order> {
         check_key_part(order_id)?;
-        match self.get_item(keys::order(order_id)).await? {
-            Some(item) => codec::order_from(&item),
-            None => Err(not_found("order", order_id)),
-        }
+        self.get_record("order", order_id, keys::order(order_id), codec::order_from)
+            .await
     }
 
     async fn update_order(&self, order: &Order) -> StoreResult<Order> {
         self.replace(
             "order",
             &order.order_id,
-            order.version,
+            order,
             codec::order_item(order),
             codec::order_from,
             Record::Order,
         )
-        .await?;
-        Ok(Order {
-            version: order.version.saturating_add(1),
-            ..order.clone()
-        })
+        .await
     }
 
     async fn record_attempt(
@@ -536,10 +556,7 @@ impl<B: Backend> Store for TableStore<B> {
                 cap: monthly_cap,
                 used: None,
             })?;
-        let recorded = ChargeAttempt {
-            version: 1,
-            ..attempt.clone()
-        };
+        let recorded = attempt.with_version(1);
         let cpid = &attempt.charge_permission_id;
         let currency = Val::s(amount.currency().code());
         let writes = vec![
@@ -621,10 +638,14 @@ impl<B: Backend> Store for TableStore<B> {
     ) -> StoreResult<ChargeAttempt> {
         let key = charge_key.to_string();
         check_key_part(&key)?;
-        match self.get_item(keys::attempt(&key, attempt)).await? {
-            Some(item) => codec::attempt_from(&item),
-            None => Err(not_found("charge attempt", &format!("{key}#{attempt}"))),
-        }
+        let id = format!("{key}#{attempt}");
+        self.get_record(
+            "charge attempt",
+            &id,
+            keys::attempt(&key, attempt),
+            codec::attempt_from,
+        )
+        .await
     }
 
     async fn attempts_of(&self, charge_key: &ChargeKey) -> StoreResult<Vec<ChargeAttempt>> {
@@ -666,10 +687,7 @@ impl<B: Backend> Store for TableStore<B> {
     async fn finish_attempt(&self, result: &AttemptResult) -> StoreResult<ChargeAttempt> {
         let a = &result.attempt;
         let charge_key = a.charge_key.to_string();
-        let finished = ChargeAttempt {
-            version: a.version.saturating_add(1),
-            ..a.clone()
-        };
+        let finished = a.with_version(a.version.saturating_add(1));
         let mut writes = vec![Write {
             key: keys::attempt(&charge_key, a.attempt),
             op: WriteOp::Put(codec::attempt_item(&finished)),
@@ -705,6 +723,9 @@ impl<B: Backend> Store for TableStore<B> {
                     cond: Some(Cond::And(vec![
                         Cond::Eq(LEASE_OWNER, Val::s(lease_owner)),
                         Cond::Eq(PERIOD, Val::N(i64::from(*claimed_period))),
+                        // A cancel that landed while the period was being charged must
+                        // not be undone by the worker's advance (which sets the status).
+                        Cond::Eq(STATUS, Val::s(SubscriptionStatus::Active.as_str())),
                     ])),
                 });
             }
@@ -756,12 +777,21 @@ impl<B: Backend> Store for TableStore<B> {
                         subscription_id, ..
                     } => match current {
                         None => Err(not_found("subscription", subscription_id)),
-                        Some(item) => Err(StoreError::ConditionFailed {
-                            reason: "lease lost: the period was claimed by another worker",
-                            current: codec::subscription_from(&item)
-                                .ok()
-                                .map(|s| Box::new(Record::Subscription(s))),
-                        }),
+                        Some(item) => {
+                            let sub = codec::subscription_from(&item).ok();
+                            let canceled = sub
+                                .as_ref()
+                                .is_some_and(|s| s.status == SubscriptionStatus::Canceled);
+                            Err(StoreError::ConditionFailed {
+                                reason: if canceled {
+                                    "subscription canceled while charging: record the \
+                                     outcome with FinishTarget::None"
+                                } else {
+                                    "lease lost: the period was claimed by another worker"
+                                },
+                                current: sub.map(|s| Box::new(Record::Subscription(s))),
+                            })
+                        }
                     },
                     FinishTarget::None => Err(StoreError::Backend("unreachable".into())),
                 }
@@ -795,6 +825,10 @@ impl<B: Backend> Store for TableStore<B> {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<NotificationStatus> {
         check_key_part(notification_id)?;
+        if expires_at <= now {
+            // Already expired on arrival: every redelivery would count as new.
+            return Err(StoreError::Invalid("expires_at must be after now".into()));
+        }
         let item = codec::notification_item(notification_id, now, expires_at);
         // An expired record may still be present (TTL deletion is lazy): treat it as absent.
         let cond = Cond::Or(vec![
@@ -824,6 +858,13 @@ impl<B: Backend> Store for TableStore<B> {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<IdempotencyStart> {
         check_key_part(key)?;
+        // The record must outlive its in-progress window: an expired record counts as
+        // absent, so one expiring earlier would let a second caller start meanwhile.
+        if in_progress_until <= now || expires_at < in_progress_until {
+            return Err(StoreError::Invalid(
+                "need now < in_progress_until <= expires_at".into(),
+            ));
+        }
         let item = codec::idempotency_item(key, payload_hash, in_progress_until, expires_at);
         let cond = Cond::Or(vec![
             Cond::ItemNotExists,

@@ -2,12 +2,13 @@
 //! started once per test binary behind `tools/moto_locked.py`.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use savedwallet_functions::store::item::{Backend, Item, Key, Write, WriteFailure};
@@ -51,11 +52,31 @@ pub fn file_store() -> (EmbeddedStore, tempfile::TempDir) {
     (store, dir)
 }
 
-struct Moto {
-    port: u16,
-    // Held open for the life of the test binary: the server exits when it closes.
-    _stdin: ChildStdin,
-    _child: Child,
+/// A running `tools/moto_locked.py`. It exits when `stdin` closes: when this is dropped,
+/// or when the test process ends in any way (even SIGKILL), so it never outlives the tests.
+pub struct Moto {
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+    stdin: Option<ChildStdin>,
+    child: Child,
+}
+
+impl Moto {
+    /// Closes the server's stdin and waits (bounded) until the process has exited.
+    pub fn shutdown(mut self, timeout: Duration) -> Result<ExitStatus, String> {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status);
+            }
+            if Instant::now() >= deadline {
+                kill(&mut self.child);
+                return Err("moto did not exit after its stdin closed".into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 static MOTO: OnceLock<Result<Moto, String>> = OnceLock::new();
@@ -67,22 +88,38 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-const HOW_TO_FIX: &str = "the DynamoDB tests need moto: run the README test command \
+/// What to do when moto is unavailable (CI runs `./scripts/test`, which installs it).
+pub const HOW_TO_FIX: &str = "the DynamoDB tests need moto: run ./scripts/test once \
 (it creates .venv-tools with moto[server]==5.2.5), or set SAVEDWALLET_TOOLS_PYTHON to a \
 python that has moto[server] installed";
 
-fn start_moto() -> Result<Moto, String> {
-    let root = workspace_root();
-    let python = std::env::var_os("SAVEDWALLET_TOOLS_PYTHON")
+/// How long moto may take to import and answer its first request (cold CI machine).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// The tools python: `SAVEDWALLET_TOOLS_PYTHON`, else `.venv-tools/bin/python`.
+pub fn tools_python() -> PathBuf {
+    std::env::var_os("SAVEDWALLET_TOOLS_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv-tools/bin/python"));
+        .unwrap_or_else(|| workspace_root().join(".venv-tools/bin/python"))
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    // Reap it so no zombie is left either.
+    let _ = child.wait();
+}
+
+/// Starts `tools/moto_locked.py` with `python` on a free port and waits until it answers
+/// HTTP (bounded by [`STARTUP`]).
+pub fn start_moto(python: &Path) -> Result<Moto, String> {
     if !python.exists() {
         return Err(format!("{} not found: {HOW_TO_FIX}", python.display()));
     }
-    let log_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("moto.log");
+    let log_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("moto-{}.log", uuid::Uuid::new_v4().simple()));
     let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut child = Command::new(&python)
-        .arg(root.join("tools/moto_locked.py"))
+    let mut child = Command::new(python)
+        .arg(workspace_root().join("tools/moto_locked.py"))
         .arg("0")
         .arg("--exit-on-stdin-eof")
         .stdin(Stdio::piped())
@@ -90,40 +127,64 @@ fn start_moto() -> Result<Moto, String> {
         .stderr(Stdio::from(log))
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}; {HOW_TO_FIX}", python.display()))?;
-    let stdin = child.stdin.take().ok_or("no stdin")?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let fail = |child: &mut Child, what: String| {
+        kill(child);
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        format!("moto did not start ({what}); log:\n{log}\n{HOW_TO_FIX}")
+    };
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(fail(&mut child, "no stdio pipes".into()));
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next();
-        let _ = tx.send(first);
+        let _ = tx.send(lines.next());
         // Keep draining so the server never blocks on a full pipe.
         for _ in lines {}
     });
-    let line = match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Some(Ok(line))) => line,
-        other => {
-            let _ = child.kill();
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            return Err(format!(
-                "moto did not start ({other:?}); log:\n{log}\n{HOW_TO_FIX}"
-            ));
-        }
+    let deadline = Instant::now() + STARTUP;
+    let port = match rx.recv_timeout(STARTUP) {
+        Ok(Some(Ok(line))) => match line.strip_prefix("PORT ").map(|p| p.trim().parse()) {
+            Some(Ok(port)) => port,
+            _ => return Err(fail(&mut child, format!("unexpected output {line:?}"))),
+        },
+        Ok(other) => return Err(fail(&mut child, format!("exited early: {other:?}"))),
+        Err(e) => return Err(fail(&mut child, format!("no port after {STARTUP:?}: {e}"))),
     };
-    let port: u16 = line
-        .strip_prefix("PORT ")
-        .and_then(|p| p.trim().parse().ok())
-        .ok_or_else(|| format!("unexpected moto output {line:?}"))?;
+    if let Err(e) = answers_http(port, deadline) {
+        return Err(fail(&mut child, e));
+    }
     Ok(Moto {
         port,
-        _stdin: stdin,
-        _child: child,
+        stdin: Some(stdin),
+        child,
     })
 }
 
-/// The moto endpoint, starting the server on first use.
+/// One HTTP request to moto's own API: the socket listens before the server loop runs,
+/// so the answer (not the connect) proves it serves requests.
+fn answers_http(port: u16, deadline: Instant) -> Result<(), String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut conn = TcpStream::connect_timeout(&addr, left.max(Duration::from_millis(1)))
+        .map_err(|e| format!("connect: {e}"))?;
+    conn.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .map_err(|e| e.to_string())?;
+    conn.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .map_err(|e| format!("send: {e}"))?;
+    let mut status = [0u8; 12];
+    conn.read_exact(&mut status)
+        .map_err(|e| format!("no HTTP answer: {e}"))?;
+    if status.starts_with(b"HTTP/1.") {
+        Ok(())
+    } else {
+        Err(format!("not HTTP: {:?}", String::from_utf8_lossy(&status)))
+    }
+}
+
+/// The shared moto endpoint, starting the server on first use.
 pub fn moto_endpoint() -> String {
-    match MOTO.get_or_init(start_moto) {
+    match MOTO.get_or_init(|| start_moto(&tools_python())) {
         Ok(m) => format!("http://127.0.0.1:{}", m.port),
         Err(e) => panic!("{e}"),
     }
@@ -146,15 +207,9 @@ pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
 pub async fn dynamo_store() -> DynamoStore {
     let client = dynamo_client().await;
     let table = format!("savedwallet-test-{}", uuid::Uuid::new_v4());
-    // The server answers once it printed its port; retry briefly in case the first
-    // request races its accept loop (bounded, no fixed sleep on the happy path).
-    let mut last = String::new();
-    for attempt in 0..50u64 {
-        match dynamo::create_table(&client, &table).await {
-            Ok(()) => return DynamoStore::from_client(client, table),
-            Err(e) => last = e,
-        }
-        tokio::time::sleep(Duration::from_millis(20 * (attempt + 1).min(5))).await;
+    // moto answered HTTP before this point, so any failure here is a real one.
+    match dynamo::create_table(&client, &table).await {
+        Ok(()) => DynamoStore::from_client(client, table),
+        Err(e) => panic!("cannot create table on moto: {e}"),
     }
-    panic!("cannot create table on moto: {last}");
 }

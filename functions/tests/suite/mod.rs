@@ -96,6 +96,35 @@ fn event(id: &str, at: DateTime<Utc>) -> OutboxEvent {
     }
 }
 
+/// A successful attempt that moves a claimed subscription to period 2, due `next_due_at`.
+fn paid_period_1(
+    sent: &ChargeAttempt,
+    subscription_id: &str,
+    lease_owner: &str,
+    next_due_at: DateTime<Utc>,
+) -> AttemptResult {
+    AttemptResult {
+        attempt: ChargeAttempt {
+            state: AttemptState::Succeeded,
+            charge_id: Some(uid("C")),
+            ..sent.clone()
+        },
+        release_usage: false,
+        target: FinishTarget::Subscription {
+            subscription_id: subscription_id.to_string(),
+            lease_owner: lease_owner.to_string(),
+            claimed_period: 1,
+            advance: PeriodAdvance {
+                next_due_at,
+                period: 2,
+                dunning: DunningState::Current,
+                attempt_count: 0,
+                status: SubscriptionStatus::Active,
+            },
+        },
+    }
+}
+
 fn version_of(e: &StoreError) -> Option<u64> {
     match e {
         StoreError::VersionConflict { current, .. } => match current.as_deref() {
@@ -312,25 +341,7 @@ pub async fn claims_and_leases<S: Store + Raw>(s: &S) {
     );
 
     // The crashed worker wakes up: its result is refused, nothing changes.
-    let result = AttemptResult {
-        attempt: ChargeAttempt {
-            state: AttemptState::Succeeded,
-            ..a1.clone()
-        },
-        release_usage: false,
-        target: FinishTarget::Subscription {
-            subscription_id: id.clone(),
-            lease_owner: "w1".into(),
-            claimed_period: 1,
-            advance: PeriodAdvance {
-                next_due_at: due + TimeDelta::days(30),
-                period: 2,
-                dunning: DunningState::Current,
-                attempt_count: 0,
-                status: SubscriptionStatus::Active,
-            },
-        },
-    };
+    let result = paid_period_1(&a1, &id, "w1", due + TimeDelta::days(30));
     match s.finish_attempt(&result).await {
         Err(StoreError::ConditionFailed { current, .. }) => {
             assert!(matches!(current.as_deref(), Some(Record::Subscription(_))))
@@ -364,6 +375,54 @@ pub async fn claims_and_leases<S: Store + Raw>(s: &S) {
             .await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+/// A cancel that lands while a claimed period is being charged survives the worker's
+/// result: the advance is refused, and the outcome is recorded without a target.
+pub async fn cancel_while_charging<S: Store + Raw>(s: &S) {
+    let due = t0();
+    let id = uid("sub");
+    let cpid = uid("S01");
+    s.create_wallet(&wallet(&cpid, "cust")).await.unwrap();
+    s.create_subscription(&subscription(&id, &cpid, due))
+        .await
+        .unwrap();
+    let claim = s
+        .claim_due_period(&id, 1, "w1", due, TimeDelta::minutes(5))
+        .await
+        .unwrap();
+    let sent = s
+        .record_attempt(
+            &attempt(claim.subscription.charge_key(), 1, &cpid, usd(1400), due),
+            usd(1_000_000),
+        )
+        .await
+        .unwrap();
+    // The buyer cancels from a fresh read (the lease is still on the record).
+    let mut current = s.get_subscription(&id).await.unwrap();
+    current.status = SubscriptionStatus::Canceled;
+    let canceled = s.update_subscription(&current).await.unwrap();
+
+    let result = paid_period_1(&sent, &id, "w1", due + TimeDelta::days(30));
+    match s.finish_attempt(&result).await {
+        Err(StoreError::ConditionFailed { current, .. }) => assert!(matches!(
+            current.as_deref(),
+            Some(Record::Subscription(sub)) if sub.status == SubscriptionStatus::Canceled
+        )),
+        other => panic!("expected the cancel to win, got {other:?}"),
+    }
+    assert_eq!(s.get_subscription(&id).await.unwrap(), canceled);
+    let raw = s.raw_get(keys::subscription(&id)).await.unwrap();
+    assert!(!raw.contains_key(GSI1PK));
+    // The charge happened: its outcome is still recorded.
+    let done = s
+        .finish_attempt(&AttemptResult {
+            target: FinishTarget::None,
+            ..result
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.get_attempt(&sent.charge_key, 1).await.unwrap(), done);
 }
 
 /// Collects every due subscription id across all shards, paging with `limit`.
@@ -462,6 +521,26 @@ pub async fn due_pagination<S: Store + Raw>(s: &S) {
             .await,
         Err(StoreError::Invalid(_))
     ));
+
+    // A token reused with an earlier `now`, or handed to another shard, starts past the
+    // end of the range: an empty page or a clean error, never a panic.
+    let shard = keys::due_shard(&due_ids[0]);
+    let first = s.due_subscriptions(shard, now, 1, None).await.unwrap();
+    let token = first
+        .next
+        .expect("the shard holds more than one due subscription");
+    let earlier = now - TimeDelta::days(365);
+    match s.due_subscriptions(shard, earlier, 10, Some(&token)).await {
+        Ok(page) => assert!(page.subscriptions.is_empty(), "{page:?}"),
+        Err(e) => assert!(
+            matches!(e, StoreError::Invalid(_) | StoreError::Backend(_)),
+            "{e:?}"
+        ),
+    }
+    // Another shard's token is refused, not silently read from the shard's start.
+    let other = (shard + 1) % DUE_SHARDS;
+    let res = s.due_subscriptions(other, now, 10, Some(&token)).await;
+    assert!(matches!(res, Err(StoreError::Invalid(_))), "{res:?}");
 }
 
 pub async fn attempts_and_usage<S: Store + Raw>(s: &S) {
@@ -661,32 +740,13 @@ pub async fn hot_path_cost<S: Store + Raw>(s: &S) {
         .unwrap();
     // (Amazon Pay Create Charge happens here.)
     // 3. result + advance + release lease (TransactWriteItems)
+    let monthly = BillingInterval {
+        unit: IntervalUnit::Month,
+        count: 1,
+    };
+    let next_due = monthly.advance(sub.next_due_at).unwrap();
     let done = s
-        .finish_attempt(&AttemptResult {
-            attempt: ChargeAttempt {
-                state: AttemptState::Succeeded,
-                charge_id: Some(uid("C")),
-                ..recorded
-            },
-            release_usage: false,
-            target: FinishTarget::Subscription {
-                subscription_id: id.clone(),
-                lease_owner: "worker".into(),
-                claimed_period: 1,
-                advance: PeriodAdvance {
-                    next_due_at: BillingInterval {
-                        unit: IntervalUnit::Month,
-                        count: 1,
-                    }
-                    .advance(sub.next_due_at)
-                    .unwrap(),
-                    period: 2,
-                    dunning: DunningState::Current,
-                    attempt_count: 0,
-                    status: SubscriptionStatus::Active,
-                },
-            },
-        })
+        .finish_attempt(&paid_period_1(&recorded, &id, "worker", next_due))
         .await
         .unwrap();
     let cost = s.request_counts().since(&before);
@@ -735,6 +795,13 @@ pub async fn notifications<S: Store + Raw>(s: &S) {
     );
     let raw = s.raw_get(keys::notification(&id)).await.unwrap();
     assert_eq!(raw.get(TTL_ATTRIBUTE), Some(&Val::N(exp.timestamp())));
+    // Already expired on arrival: refused (a redelivery would count as new).
+    let other = uid("notif");
+    assert!(matches!(
+        s.record_notification(&other, now, now).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(s.raw_get(keys::notification(&other)).await.is_none());
     // Expired but not yet deleted by TTL: counts as new.
     assert_eq!(
         s.record_notification(&id, exp + TimeDelta::seconds(1), exp + TimeDelta::days(7))
@@ -825,6 +892,17 @@ pub async fn idempotency<S: Store + Raw>(s: &S) {
         .unwrap(),
         IdempotencyStart::Started
     );
+    // A record that would expire before its in-progress window ends, or a window that
+    // already ended, would let a second caller start meanwhile: refused, nothing stored.
+    let k3 = uid("idem");
+    for (u, e) in [(until, until - TimeDelta::seconds(1)), (now, exp)] {
+        assert!(matches!(
+            s.start_idempotent(&k3, "h", now, u, e).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+    assert!(s.raw_get(keys::idempotency(&k3)).await.is_none());
+
     // Abandon after a failure: the client may retry at once.
     s.abandon_idempotent(&k2, "h").await.unwrap();
     assert!(s.raw_get(keys::idempotency(&k2)).await.is_none());

@@ -4,6 +4,7 @@
 //! the way Amazon writes them: absent values as `null`.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
 
 use super::enums::*;
 use crate::money::{Price, PriceOrAmount};
@@ -103,8 +104,8 @@ pub struct WebCheckoutDetails {
     pub checkout_mode: Option<String>,
 }
 
-/// A buyer (PII: never log it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A buyer (PII: never log it; `Debug` shows only the buyer id and which fields are set).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Buyer {
     /// Amazon buyer id.
@@ -124,8 +125,8 @@ pub struct Buyer {
     pub prime_membership_types: Option<Vec<String>>,
 }
 
-/// A postal address (PII: never log it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A postal address (PII: never log it; `Debug` shows only the country and which fields are set).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     /// Name.
@@ -161,6 +162,46 @@ pub struct Address {
     /// Phone.
     #[serde(default)]
     pub phone_number: Option<String>,
+}
+
+/// Debug stand-in for a PII field: says whether it is set, never what it holds.
+fn redacted(field: &Option<String>) -> &'static str {
+    match field {
+        Some(_) => "<redacted>",
+        None => "None",
+    }
+}
+
+// Hand-written so that `{:?}` of a Charge Permission or Checkout Session (in a log line, a
+// panic or an assertion message) never prints a buyer's name, email, phone or address.
+impl fmt::Debug for Buyer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Buyer")
+            .field("buyer_id", &self.buyer_id)
+            .field("name", &redacted(&self.name))
+            .field("email", &redacted(&self.email))
+            .field("phone_number", &redacted(&self.phone_number))
+            .field("prime_membership_types", &self.prime_membership_types)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Address")
+            .field("name", &redacted(&self.name))
+            .field("address_line1", &redacted(&self.address_line1))
+            .field("address_line2", &redacted(&self.address_line2))
+            .field("address_line3", &redacted(&self.address_line3))
+            .field("city", &redacted(&self.city))
+            .field("county", &redacted(&self.county))
+            .field("district", &redacted(&self.district))
+            .field("state_or_region", &redacted(&self.state_or_region))
+            .field("postal_code", &redacted(&self.postal_code))
+            .field("country_code", &self.country_code)
+            .field("phone_number", &redacted(&self.phone_number))
+            .finish()
+    }
 }
 
 /// `paymentPreferences` entry.
@@ -559,5 +600,30 @@ mod tests {
         let m: IpnMessage = serde_json::from_str(j).unwrap();
         assert_eq!(m.object_type, IpnObjectType::Charge);
         assert_eq!(m.notification_type, IpnNotificationType::StateChange);
+    }
+
+    #[test]
+    fn debug_never_shows_buyer_pii() {
+        let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"Chargeable"},
+            "buyer":{"buyerId":"amzn1.account.B1","name":"Jane Buyer","email":"jane@example.com","phoneNumber":"+49301234"},
+            "shippingAddress":{"name":"Jane Buyer","addressLine1":"1 Secret Lane","city":"Berlin","postalCode":"10115","countryCode":"DE"}}"#;
+        let cp: ChargePermission = serde_json::from_str(j).unwrap();
+        assert_eq!(
+            cp.buyer.as_ref().and_then(|b| b.email.as_deref()),
+            Some("jane@example.com")
+        );
+        let debug = format!("{cp:?}");
+        for pii in [
+            "Jane",
+            "jane@example.com",
+            "+49301234",
+            "Secret Lane",
+            "Berlin",
+            "10115",
+        ] {
+            assert!(!debug.contains(pii), "{pii} leaked: {debug}");
+        }
+        assert!(debug.contains("amzn1.account.B1"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
     }
 }
