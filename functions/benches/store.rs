@@ -82,6 +82,7 @@ async fn bill_one(f: &mut Fixture) {
                 state: AttemptState::Sending,
                 reason_code: None,
                 usage_month: usage_month(now),
+                usage_released: false,
                 created_at: now,
                 updated_at: now,
                 version: 0,
@@ -101,6 +102,7 @@ async fn bill_one(f: &mut Fixture) {
             subscription_id: SUB.into(),
             lease_owner: "bench".into(),
             claimed_period: f.period,
+            claimed_version: sub.version,
             advance: PeriodAdvance {
                 next_due_at: now,
                 period: f.period + 1,

@@ -42,7 +42,7 @@ conformance!(
     wallets,
     plans_and_orders,
     claims_and_leases,
-    cancel_while_charging,
+    edit_while_charging,
     due_pagination,
     attempts_and_usage,
     hot_path_cost,

@@ -75,6 +75,8 @@ pub mod attr {
     pub const MONTH: &str = "month";
     /// Usage total (minor units).
     pub const TOTAL: &str = "total_minor";
+    /// The attempt's amount was released from the monthly usage.
+    pub const USAGE_RELEASED: &str = "usage_released";
     /// Payload hash.
     pub const PAYLOAD_HASH: &str = "payload_hash";
     /// In-progress expiry (epoch millis).
@@ -119,27 +121,40 @@ impl<'a> Reader<'a> {
             detail,
         }
     }
-    fn opt_s(&self, a: &str) -> StoreResult<Option<&'a str>> {
+    /// An optional attribute of one type: absent is `None`, another type is an error.
+    fn opt<T>(
+        &self,
+        a: &str,
+        what: &str,
+        get: impl Fn(&'a Val) -> Option<T>,
+    ) -> StoreResult<Option<T>> {
         match self.item.get(a) {
             None => Ok(None),
-            Some(Val::S(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(self.err(format!("{a} is not a string"))),
+            Some(v) => get(v)
+                .map(Some)
+                .ok_or_else(|| self.err(format!("{a} is not {what}"))),
         }
+    }
+    fn required<T>(&self, a: &str, v: Option<T>) -> StoreResult<T> {
+        v.ok_or_else(|| self.err(format!("{a} is missing")))
+    }
+    fn opt_s(&self, a: &str) -> StoreResult<Option<&'a str>> {
+        self.opt(a, "a string", |v| match v {
+            Val::S(s) => Some(s.as_str()),
+            _ => None,
+        })
     }
     fn s(&self, a: &str) -> StoreResult<&'a str> {
-        self.opt_s(a)?
-            .ok_or_else(|| self.err(format!("{a} is missing")))
+        self.required(a, self.opt_s(a)?)
     }
     fn opt_n(&self, a: &str) -> StoreResult<Option<i64>> {
-        match self.item.get(a) {
-            None => Ok(None),
-            Some(Val::N(n)) => Ok(Some(*n)),
-            Some(_) => Err(self.err(format!("{a} is not a number"))),
-        }
+        self.opt(a, "a number", |v| match v {
+            Val::N(n) => Some(*n),
+            _ => None,
+        })
     }
     fn n(&self, a: &str) -> StoreResult<i64> {
-        self.opt_n(a)?
-            .ok_or_else(|| self.err(format!("{a} is missing")))
+        self.required(a, self.opt_n(a)?)
     }
     fn u32(&self, a: &str) -> StoreResult<u32> {
         u32::try_from(self.n(a)?).map_err(|_| self.err(format!("{a} out of range")))
@@ -147,12 +162,14 @@ impl<'a> Reader<'a> {
     fn u64(&self, a: &str) -> StoreResult<u64> {
         u64::try_from(self.n(a)?).map_err(|_| self.err(format!("{a} out of range")))
     }
+    fn opt_b(&self, a: &str) -> StoreResult<Option<bool>> {
+        self.opt(a, "a boolean", |v| match v {
+            Val::B(b) => Some(*b),
+            _ => None,
+        })
+    }
     fn b(&self, a: &str) -> StoreResult<bool> {
-        match self.item.get(a) {
-            Some(Val::B(b)) => Ok(*b),
-            Some(_) => Err(self.err(format!("{a} is not a boolean"))),
-            None => Err(self.err(format!("{a} is missing"))),
-        }
+        self.required(a, self.opt_b(a)?)
     }
     fn time(&self, a: &str) -> StoreResult<DateTime<Utc>> {
         let ms = self.n(a)?;
@@ -392,6 +409,7 @@ pub fn attempt_item(a: &ChargeAttempt) -> Item {
         .s(STATE, a.state.as_str())
         .opt_s(REASON, a.reason_code.as_ref().map(|r| r.as_str()))
         .s(MONTH, &a.usage_month)
+        .b(USAGE_RELEASED, a.usage_released)
         .time(CREATED_AT, a.created_at)
         .time(UPDATED_AT, a.updated_at)
         .n(VERSION, to_i64(a.version));
@@ -415,6 +433,7 @@ pub fn attempt_from(item: &Item) -> StoreResult<ChargeAttempt> {
         state: r.parsed(STATE, AttemptState::parse)?,
         reason_code: r.opt_s(REASON)?.map(ReasonCode::parse),
         usage_month: r.s(MONTH)?.to_string(),
+        usage_released: r.opt_b(USAGE_RELEASED)?.unwrap_or(false),
         created_at: r.time(CREATED_AT)?,
         updated_at: r.time(UPDATED_AT)?,
         version: r.u64(VERSION)?,

@@ -73,6 +73,7 @@ pub trait Store: Send + Sync {
         charge_permission_id: &str,
     ) -> StoreResult<Vec<Subscription>>;
     /// One page of one shard of the due index: active subscriptions claimable at `now`.
+    /// A page token only continues the shard it came from.
     async fn due_subscriptions(
         &self,
         shard: u32,
@@ -116,7 +117,10 @@ pub trait Store: Send + Sync {
     async fn attempt_by_charge_id(&self, charge_id: &str) -> StoreResult<ChargeAttempt>;
     /// Writes an attempt's outcome together with its target (subscription advance and
     /// lease release, or order state) and an optional usage release, in one transaction.
-    /// Returns the attempt with its new version.
+    /// Returns the attempt with its new version. The subscription advance is refused
+    /// (`ConditionFailed`) if the lease was taken over or the subscription was edited since
+    /// the claim; the caller then records the outcome with `FinishTarget::None`. An
+    /// attempt's wallet, amount and month never change, and its usage is released once.
     async fn finish_attempt(&self, result: &AttemptResult) -> StoreResult<ChargeAttempt>;
 
     /// A wallet's usage in a month (`YYYY-MM`); `None` if nothing was charged.
@@ -127,6 +131,7 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Option<MonthlyUsage>>;
 
     /// Records an IPN NotificationId / SNS MessageId; `Duplicate` if seen and not expired.
+    /// `expires_at` must be after `now`.
     async fn record_notification(
         &self,
         notification_id: &str,
@@ -136,6 +141,7 @@ pub trait Store: Send + Sync {
 
     /// Starts an idempotent API request. `in_progress_until` should be `now` plus the
     /// Lambda's remaining time, so a crashed invocation's record lapses when it would have.
+    /// Requires `now < in_progress_until <= expires_at` (`Invalid` otherwise).
     async fn start_idempotent(
         &self,
         key: &str,

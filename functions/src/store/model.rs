@@ -337,6 +337,9 @@ pub struct ChargeAttempt {
     pub reason_code: Option<ReasonCode>,
     /// Monthly-usage month the amount was counted in (`YYYY-MM`, UTC).
     pub usage_month: String,
+    /// The amount was given back to the monthly usage (`finish_attempt` with
+    /// `release_usage`); the store allows that once per attempt.
+    pub usage_released: bool,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -461,6 +464,10 @@ pub enum FinishTarget {
         lease_owner: String,
         /// The claimed period.
         claimed_period: u32,
+        /// The subscription's version after the claim (`Claim::subscription.version`):
+        /// an edit made while the period was charged (cancel, reschedule) is not
+        /// overwritten by the advance.
+        claimed_version: u64,
         /// New schedule.
         advance: PeriodAdvance,
     },

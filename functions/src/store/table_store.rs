@@ -228,6 +228,28 @@ fn check_key_part(s: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// The stored attempt is the one the caller read: same version, and the facts the monthly
+/// usage depends on unchanged, so a release gives back exactly what was counted, once.
+fn attempt_unchanged(a: &ChargeAttempt) -> StoreResult<Cond> {
+    let released = if a.usage_released {
+        Cond::Eq(USAGE_RELEASED, Val::B(true))
+    } else {
+        // Attempts stored before the flag existed count as not released.
+        Cond::Or(vec![
+            Cond::AttrNotExists(USAGE_RELEASED),
+            Cond::Eq(USAGE_RELEASED, Val::B(false)),
+        ])
+    };
+    Ok(Cond::And(vec![
+        Cond::Eq(VERSION, Val::N(version_val(a.version)?)),
+        Cond::Eq(CPID, Val::s(&a.charge_permission_id)),
+        Cond::Eq(AMOUNT, Val::N(a.amount.minor_units())),
+        Cond::Eq(CURRENCY, Val::s(a.amount.currency().code())),
+        Cond::Eq(MONTH, Val::s(&a.usage_month)),
+        released,
+    ]))
+}
+
 fn decode_all<T>(items: &[Item], f: fn(&Item) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     items.iter().map(f).collect()
 }
@@ -556,7 +578,11 @@ impl<B: Backend> Store for TableStore<B> {
                 cap: monthly_cap,
                 used: None,
             })?;
-        let recorded = attempt.with_version(1);
+        let recorded = ChargeAttempt {
+            version: 1,
+            usage_released: false,
+            ..attempt.clone()
+        };
         let cpid = &attempt.charge_permission_id;
         let currency = Val::s(amount.currency().code());
         let writes = vec![
@@ -687,11 +713,20 @@ impl<B: Backend> Store for TableStore<B> {
     async fn finish_attempt(&self, result: &AttemptResult) -> StoreResult<ChargeAttempt> {
         let a = &result.attempt;
         let charge_key = a.charge_key.to_string();
-        let finished = a.with_version(a.version.saturating_add(1));
+        if result.release_usage && a.usage_released {
+            return Err(StoreError::Invalid(
+                "the attempt's usage was already released".into(),
+            ));
+        }
+        let finished = ChargeAttempt {
+            version: a.version.saturating_add(1),
+            usage_released: a.usage_released || result.release_usage,
+            ..a.clone()
+        };
         let mut writes = vec![Write {
             key: keys::attempt(&charge_key, a.attempt),
             op: WriteOp::Put(codec::attempt_item(&finished)),
-            cond: Some(Cond::Eq(VERSION, Val::N(version_val(a.version)?))),
+            cond: Some(attempt_unchanged(a)?),
         }];
         match &result.target {
             FinishTarget::None => {}
@@ -699,6 +734,7 @@ impl<B: Backend> Store for TableStore<B> {
                 subscription_id,
                 lease_owner,
                 claimed_period,
+                claimed_version,
                 advance,
             } => {
                 let mut updates = vec![
@@ -723,9 +759,9 @@ impl<B: Backend> Store for TableStore<B> {
                     cond: Some(Cond::And(vec![
                         Cond::Eq(LEASE_OWNER, Val::s(lease_owner)),
                         Cond::Eq(PERIOD, Val::N(i64::from(*claimed_period))),
-                        // A cancel that landed while the period was being charged must
-                        // not be undone by the worker's advance (which sets the status).
-                        Cond::Eq(STATUS, Val::s(SubscriptionStatus::Active.as_str())),
+                        // An edit that landed while the period was being charged (a
+                        // cancel, a reschedule) must not be undone by the advance.
+                        Cond::Eq(VERSION, Val::N(version_val(*claimed_version)?)),
                     ])),
                 });
             }
@@ -755,14 +791,24 @@ impl<B: Backend> Store for TableStore<B> {
         let target_index = usize::from(!matches!(result.target, FinishTarget::None));
         match self.backend.transact(writes).await {
             Ok(()) => Ok(finished),
-            Err(WriteFailure::Condition { index: 0, current }) => Err(version_error(
-                "charge attempt",
-                &format!("{charge_key}#{}", a.attempt),
-                a.version,
-                current,
-                codec::attempt_from,
-                Record::Attempt,
-            )),
+            Err(WriteFailure::Condition { index: 0, current }) => {
+                let stored = current.as_ref().map(codec::attempt_from).transpose();
+                match stored {
+                    Ok(Some(s)) if s.version == a.version => Err(StoreError::ConditionFailed {
+                        reason: "an attempt's wallet, amount, month and usage release are \
+                                 fixed once recorded",
+                        current: Some(Box::new(Record::Attempt(s))),
+                    }),
+                    _ => Err(version_error(
+                        "charge attempt",
+                        &format!("{charge_key}#{}", a.attempt),
+                        a.version,
+                        current,
+                        codec::attempt_from,
+                        Record::Attempt,
+                    )),
+                }
+            }
             Err(WriteFailure::Condition { index, current }) if index == target_index => {
                 match &result.target {
                     FinishTarget::Order(order) => Err(version_error(
@@ -774,18 +820,21 @@ impl<B: Backend> Store for TableStore<B> {
                         Record::Order,
                     )),
                     FinishTarget::Subscription {
-                        subscription_id, ..
+                        subscription_id,
+                        lease_owner,
+                        ..
                     } => match current {
                         None => Err(not_found("subscription", subscription_id)),
                         Some(item) => {
                             let sub = codec::subscription_from(&item).ok();
-                            let canceled = sub
-                                .as_ref()
-                                .is_some_and(|s| s.status == SubscriptionStatus::Canceled);
+                            let still_mine = sub.as_ref().is_some_and(|s| {
+                                s.lease.as_ref().is_some_and(|l| &l.owner == lease_owner)
+                            });
                             Err(StoreError::ConditionFailed {
-                                reason: if canceled {
-                                    "subscription canceled while charging: record the \
-                                     outcome with FinishTarget::None"
+                                reason: if still_mine {
+                                    "subscription changed while charging (canceled or \
+                                     rescheduled): record the outcome with \
+                                     FinishTarget::None, then re-read it"
                                 } else {
                                     "lease lost: the period was claimed by another worker"
                                 },

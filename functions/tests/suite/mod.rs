@@ -80,6 +80,7 @@ pub fn attempt(
         state: AttemptState::Sending,
         reason_code: None,
         usage_month: usage_month(at),
+        usage_released: false,
         created_at: at,
         updated_at: at,
         version: 0,
@@ -96,13 +97,10 @@ fn event(id: &str, at: DateTime<Utc>) -> OutboxEvent {
     }
 }
 
-/// A successful attempt that moves a claimed subscription to period 2, due `next_due_at`.
-fn paid_period_1(
-    sent: &ChargeAttempt,
-    subscription_id: &str,
-    lease_owner: &str,
-    next_due_at: DateTime<Utc>,
-) -> AttemptResult {
+/// A successful attempt that moves the subscription claimed by `claim` (period 1) to
+/// period 2, due `next_due_at`.
+fn paid_period_1(sent: &ChargeAttempt, claim: &Claim, next_due_at: DateTime<Utc>) -> AttemptResult {
+    let sub = &claim.subscription;
     AttemptResult {
         attempt: ChargeAttempt {
             state: AttemptState::Succeeded,
@@ -111,9 +109,14 @@ fn paid_period_1(
         },
         release_usage: false,
         target: FinishTarget::Subscription {
-            subscription_id: subscription_id.to_string(),
-            lease_owner: lease_owner.to_string(),
+            subscription_id: sub.subscription_id.clone(),
+            lease_owner: sub
+                .lease
+                .as_ref()
+                .map(|l| l.owner.clone())
+                .unwrap_or_default(),
             claimed_period: 1,
+            claimed_version: sub.version,
             advance: PeriodAdvance {
                 next_due_at,
                 period: 2,
@@ -341,7 +344,7 @@ pub async fn claims_and_leases<S: Store + Raw>(s: &S) {
     );
 
     // The crashed worker wakes up: its result is refused, nothing changes.
-    let result = paid_period_1(&a1, &id, "w1", due + TimeDelta::days(30));
+    let result = paid_period_1(&a1, &c1, due + TimeDelta::days(30));
     match s.finish_attempt(&result).await {
         Err(StoreError::ConditionFailed { current, .. }) => {
             assert!(matches!(current.as_deref(), Some(Record::Subscription(_))))
@@ -377,52 +380,65 @@ pub async fn claims_and_leases<S: Store + Raw>(s: &S) {
     ));
 }
 
-/// A cancel that lands while a claimed period is being charged survives the worker's
-/// result: the advance is refused, and the outcome is recorded without a target.
-pub async fn cancel_while_charging<S: Store + Raw>(s: &S) {
+/// An edit that lands while a claimed period is being charged (cancel, reschedule)
+/// survives the worker's result: the advance is refused, and the outcome is recorded
+/// without a target.
+pub async fn edit_while_charging<S: Store + Raw>(s: &S) {
     let due = t0();
-    let id = uid("sub");
     let cpid = uid("S01");
     s.create_wallet(&wallet(&cpid, "cust")).await.unwrap();
-    s.create_subscription(&subscription(&id, &cpid, due))
-        .await
-        .unwrap();
-    let claim = s
-        .claim_due_period(&id, 1, "w1", due, TimeDelta::minutes(5))
-        .await
-        .unwrap();
-    let sent = s
-        .record_attempt(
-            &attempt(claim.subscription.charge_key(), 1, &cpid, usd(1400), due),
-            usd(1_000_000),
-        )
-        .await
-        .unwrap();
-    // The buyer cancels from a fresh read (the lease is still on the record).
-    let mut current = s.get_subscription(&id).await.unwrap();
-    current.status = SubscriptionStatus::Canceled;
-    let canceled = s.update_subscription(&current).await.unwrap();
-
-    let result = paid_period_1(&sent, &id, "w1", due + TimeDelta::days(30));
-    match s.finish_attempt(&result).await {
-        Err(StoreError::ConditionFailed { current, .. }) => assert!(matches!(
-            current.as_deref(),
-            Some(Record::Subscription(sub)) if sub.status == SubscriptionStatus::Canceled
-        )),
-        other => panic!("expected the cancel to win, got {other:?}"),
+    fn cancel(sub: &mut Subscription) {
+        sub.status = SubscriptionStatus::Canceled;
     }
-    assert_eq!(s.get_subscription(&id).await.unwrap(), canceled);
-    let raw = s.raw_get(keys::subscription(&id)).await.unwrap();
-    assert!(!raw.contains_key(GSI1PK));
-    // The charge happened: its outcome is still recorded.
-    let done = s
-        .finish_attempt(&AttemptResult {
-            target: FinishTarget::None,
-            ..result
-        })
-        .await
-        .unwrap();
-    assert_eq!(s.get_attempt(&sent.charge_key, 1).await.unwrap(), done);
+    fn reschedule(sub: &mut Subscription) {
+        sub.next_due_at += TimeDelta::days(3);
+    }
+    let edits: [fn(&mut Subscription); 2] = [cancel, reschedule];
+    for edit in edits {
+        let id = uid("sub");
+        s.create_subscription(&subscription(&id, &cpid, due))
+            .await
+            .unwrap();
+        let claim = s
+            .claim_due_period(&id, 1, "w1", due, TimeDelta::minutes(5))
+            .await
+            .unwrap();
+        let sent = s
+            .record_attempt(
+                &attempt(claim.subscription.charge_key(), 1, &cpid, usd(1400), due),
+                usd(1_000_000),
+            )
+            .await
+            .unwrap();
+        // The merchant edits from a fresh read (the lease is still on the record).
+        let mut current = s.get_subscription(&id).await.unwrap();
+        edit(&mut current);
+        let edited = s.update_subscription(&current).await.unwrap();
+
+        let result = paid_period_1(&sent, &claim, due + TimeDelta::days(30));
+        match s.finish_attempt(&result).await {
+            Err(StoreError::ConditionFailed { current, .. }) => assert_eq!(
+                current.as_deref(),
+                Some(&Record::Subscription(edited.clone()))
+            ),
+            other => panic!("expected the edit to win, got {other:?}"),
+        }
+        assert_eq!(s.get_subscription(&id).await.unwrap(), edited);
+        let raw = s.raw_get(keys::subscription(&id)).await.unwrap();
+        assert_eq!(
+            raw.contains_key(GSI1PK),
+            edited.status == SubscriptionStatus::Active
+        );
+        // The charge happened: its outcome is still recorded.
+        let done = s
+            .finish_attempt(&AttemptResult {
+                target: FinishTarget::None,
+                ..result
+            })
+            .await
+            .unwrap();
+        assert_eq!(s.get_attempt(&sent.charge_key, 1).await.unwrap(), done);
+    }
 }
 
 /// Collects every due subscription id across all shards, paging with `limit`.
@@ -662,6 +678,41 @@ pub async fn attempts_and_usage<S: Store + Raw>(s: &S) {
         s.monthly_usage(&cpid, &month).await.unwrap().unwrap().total,
         usd(6000)
     );
+    // A declined attempt gives its amount back once: a second release from the fresh
+    // record, one that claims it never released, or one with another amount is refused.
+    assert!(declined.usage_released);
+    let again = |attempt: ChargeAttempt| AttemptResult {
+        attempt,
+        release_usage: true,
+        target: FinishTarget::None,
+    };
+    assert!(matches!(
+        s.finish_attempt(&again(declined.clone())).await,
+        Err(StoreError::Invalid(_))
+    ));
+    for forged in [
+        ChargeAttempt {
+            usage_released: false,
+            ..declined.clone()
+        },
+        ChargeAttempt {
+            usage_released: false,
+            amount: usd(1),
+            ..declined.clone()
+        },
+    ] {
+        match s.finish_attempt(&again(forged)).await {
+            Err(StoreError::ConditionFailed { current, .. }) => {
+                assert_eq!(current.as_deref(), Some(&Record::Attempt(declined.clone())))
+            }
+            other => panic!("expected ConditionFailed, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        s.monthly_usage(&cpid, &month).await.unwrap().unwrap().total,
+        usd(6000)
+    );
+    assert_eq!(s.get_attempt(&key, 2).await.unwrap(), declined);
 
     let all = s.attempts_of(&key).await.unwrap();
     assert_eq!(
@@ -746,7 +797,7 @@ pub async fn hot_path_cost<S: Store + Raw>(s: &S) {
     };
     let next_due = monthly.advance(sub.next_due_at).unwrap();
     let done = s
-        .finish_attempt(&paid_period_1(&recorded, &id, "worker", next_due))
+        .finish_attempt(&paid_period_1(&recorded, &claim, next_due))
         .await
         .unwrap();
     let cost = s.request_counts().since(&before);
@@ -777,6 +828,17 @@ pub async fn hot_path_cost<S: Store + Raw>(s: &S) {
         raw.get(GSI1SK),
         Some(&Val::N(after.next_due_at.timestamp_millis()))
     );
+    // Money records never expire: TTL is only on notifications and idempotency records.
+    let charge_key = done.charge_key.to_string();
+    for key in [
+        keys::subscription(&id),
+        keys::attempt(&charge_key, done.attempt),
+        keys::usage(&cpid, &done.usage_month),
+        keys::wallet(&cpid),
+    ] {
+        let raw = s.raw_get(key.clone()).await.unwrap();
+        assert!(!raw.contains_key(TTL_ATTRIBUTE), "{key:?}");
+    }
 }
 
 pub async fn notifications<S: Store + Raw>(s: &S) {
