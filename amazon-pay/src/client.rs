@@ -183,11 +183,10 @@ impl AmazonPayClient {
         body: &CreateCheckoutSessionRequest,
         idempotency_key: &str,
     ) -> Result<ApiResponse<CheckoutSession>, Error> {
-        self.typed(
+        self.create(
             Operation::CreateCheckoutSession,
-            None,
-            Some(body),
-            Some(idempotency_key),
+            body,
+            idempotency_key,
             None,
         )
         .await
@@ -207,14 +206,8 @@ impl AmazonPayClient {
         id: &str,
         body: &UpdateCheckoutSessionRequest,
     ) -> Result<ApiResponse<CheckoutSession>, Error> {
-        self.typed(
-            Operation::UpdateCheckoutSession,
-            Some(id),
-            Some(body),
-            None,
-            None,
-        )
-        .await
+        self.act_on(Operation::UpdateCheckoutSession, id, body, None)
+            .await
     }
 
     /// Complete Checkout Session (200, or 202 while authorization is pending).
@@ -224,12 +217,11 @@ impl AmazonPayClient {
         body: &CompleteCheckoutSessionRequest,
         idempotency_key: &str,
     ) -> Result<ApiResponse<CheckoutSession>, Error> {
-        self.typed(
+        self.act_on(
             Operation::CompleteCheckoutSession,
-            Some(id),
-            Some(body),
+            id,
+            body,
             Some(idempotency_key),
-            None,
         )
         .await
     }
@@ -248,14 +240,8 @@ impl AmazonPayClient {
         id: &str,
         body: &UpdateChargePermissionRequest,
     ) -> Result<ApiResponse<ChargePermission>, Error> {
-        self.typed(
-            Operation::UpdateChargePermission,
-            Some(id),
-            Some(body),
-            None,
-            None,
-        )
-        .await
+        self.act_on(Operation::UpdateChargePermission, id, body, None)
+            .await
     }
 
     /// Close Charge Permission (200).
@@ -264,14 +250,8 @@ impl AmazonPayClient {
         id: &str,
         body: &CloseChargePermissionRequest,
     ) -> Result<ApiResponse<ChargePermission>, Error> {
-        self.typed(
-            Operation::CloseChargePermission,
-            Some(id),
-            Some(body),
-            None,
-            None,
-        )
-        .await
+        self.act_on(Operation::CloseChargePermission, id, body, None)
+            .await
     }
 
     /// Create Charge (201 Authorized/Captured/AuthorizationInitiated, or 202 ActionRequired).
@@ -280,14 +260,11 @@ impl AmazonPayClient {
         body: &CreateChargeRequest,
         idempotency_key: &str,
     ) -> Result<ApiResponse<Charge>, Error> {
-        // Logged as the resource: the permission being charged.
-        let parent_id = body.charge_permission_id.as_str();
-        self.typed(
+        self.create(
             Operation::CreateCharge,
-            None,
-            Some(body),
-            Some(idempotency_key),
-            Some(parent_id),
+            body,
+            idempotency_key,
+            Some(&body.charge_permission_id),
         )
         .await
     }
@@ -304,14 +281,8 @@ impl AmazonPayClient {
         body: &CaptureChargeRequest,
         idempotency_key: &str,
     ) -> Result<ApiResponse<Charge>, Error> {
-        self.typed(
-            Operation::CaptureCharge,
-            Some(id),
-            Some(body),
-            Some(idempotency_key),
-            None,
-        )
-        .await
+        self.act_on(Operation::CaptureCharge, id, body, Some(idempotency_key))
+            .await
     }
 
     /// Cancel Charge (200).
@@ -320,8 +291,7 @@ impl AmazonPayClient {
         id: &str,
         body: &CancelChargeRequest,
     ) -> Result<ApiResponse<Charge>, Error> {
-        self.typed(Operation::CancelCharge, Some(id), Some(body), None, None)
-            .await
+        self.act_on(Operation::CancelCharge, id, body, None).await
     }
 
     /// Create Refund (201, RefundInitiated).
@@ -330,14 +300,11 @@ impl AmazonPayClient {
         body: &CreateRefundRequest,
         idempotency_key: &str,
     ) -> Result<ApiResponse<Refund>, Error> {
-        // Logged as the resource: the charge being refunded.
-        let parent_id = body.charge_id.as_str();
-        self.typed(
+        self.create(
             Operation::CreateRefund,
-            None,
-            Some(body),
-            Some(idempotency_key),
-            Some(parent_id),
+            body,
+            idempotency_key,
+            Some(&body.charge_id),
         )
         .await
     }
@@ -376,6 +343,32 @@ impl AmazonPayClient {
             attempts,
             body: json,
         })
+    }
+
+    /// A Create operation (POST, no path id). `parent_id` is the resource it acts on (the
+    /// permission charged, the charge refunded), logged as the call's `resource_id`.
+    async fn create<B: Serialize, T: DeserializeOwned>(
+        &self,
+        op: Operation,
+        body: &B,
+        idempotency_key: &str,
+        parent_id: Option<&str>,
+    ) -> Result<ApiResponse<T>, Error> {
+        self.typed(op, None, Some(body), Some(idempotency_key), parent_id)
+            .await
+    }
+
+    /// An operation on one existing resource with a body (update, complete, capture,
+    /// cancel, close); the key is only for the POSTs among them.
+    async fn act_on<B: Serialize, T: DeserializeOwned>(
+        &self,
+        op: Operation,
+        id: &str,
+        body: &B,
+        idempotency_key: Option<&str>,
+    ) -> Result<ApiResponse<T>, Error> {
+        self.typed(op, Some(id), Some(body), idempotency_key, None)
+            .await
     }
 
     /// A GET of one resource: no body, no idempotency key.
@@ -440,8 +433,9 @@ impl AmazonPayClient {
         let span = tracing::info_span!(
             "amazon_pay_call",
             operation = op.name(),
-            resource_id = id.or(log_id).unwrap_or(""),
-            idempotency_key = key.unwrap_or(""),
+            // Absent values are left out of the span rather than logged as "".
+            resource_id = id.or(log_id),
+            idempotency_key = key,
         );
         self.execute_in_span(op, &path, &body, key)
             .instrument(span)
@@ -664,10 +658,22 @@ fn parse_retry_after(value: &str, now: chrono::DateTime<Utc>) -> Option<u64> {
 
 fn map_reqwest(e: reqwest::Error) -> Error {
     if e.is_timeout() {
-        Error::Timeout
-    } else {
-        Error::Transport(e.without_url().to_string())
+        return Error::Timeout;
     }
+    // reqwest's own text is just "error sending request"; the cause (e.g. "Connection
+    // refused") is in the source chain. None of it carries headers or bodies.
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let mut message = e.without_url().to_string();
+    for cause in causes {
+        message.push_str(": ");
+        message.push_str(&cause);
+    }
+    Error::Transport(message)
 }
 
 /// Resource ids are opaque but only ever use these characters; refusing others keeps

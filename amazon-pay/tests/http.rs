@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use savedwallet_amazon_pay::{
-    AmazonPayClient, ClientConfig, Error, Operation, Pacing, RetryPolicy,
+    AmazonPayClient, ClientConfig, Error, Operation, Pacing, RateLimit, RetryPolicy,
 };
 use savedwallet_shared::api::{
     CaptureChargeRequest, ChargePermissionState, ChargeState, CompleteCheckoutSessionRequest,
@@ -500,6 +500,11 @@ async fn connection_refused_is_transport_error() {
         .expect_err("refused");
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
     assert!(err.is_retryable());
+    // The cause is named, not just reqwest's "error sending request".
+    assert!(
+        err.to_string().to_ascii_lowercase().contains("refused"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -527,4 +532,29 @@ fn config_errors() {
         AmazonPayClient::new(cfg),
         Err(Error::InvalidKey(_))
     ));
+}
+
+#[tokio::test]
+async fn calls_are_paced_per_operation() {
+    let server = TestServer::start(vec![Reply::json(200, &charge_permission_json())]).await;
+    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    // Burst 2, then one token every 100 ms.
+    cfg.pacing = Pacing::Uniform(RateLimit {
+        burst: 2,
+        per_second: 10.0,
+    });
+    let c = AmazonPayClient::new(cfg).expect("client");
+    let start = std::time::Instant::now();
+    for _ in 0..4 {
+        c.get_charge_permission("S01-1234567-1234567")
+            .await
+            .expect("200");
+    }
+    let seen = server.seen();
+    assert_eq!(seen.len(), 4);
+    // Lower bounds only: the pacer must hold the 3rd and 4th request back until their
+    // tokens exist, however fast the machine is.
+    assert!(seen[2].at.duration_since(start) >= Duration::from_millis(99));
+    assert!(seen[3].at.duration_since(start) >= Duration::from_millis(199));
+    assert_all_signed(&server);
 }

@@ -143,23 +143,25 @@ async fn logs_name_the_call_but_never_secrets_or_buyer_data() {
     if std::env::var_os("SHOW_LOGS").is_some() {
         eprintln!("{text}");
     }
-    for needle in [
-        "get-charge-permission",
-        "create-charge",
-        "req-200",
-        "req-422",
-        "req-201",
-        "req-retry-503",
-        "HardDeclined",
-        "retrying amazon pay call",
-        "amazon pay call failed",
-        "amazon pay call succeeded",
+    // Each outcome event carries the operation (span) and Amazon's request id (event).
+    for (outcome, operation, request_id) in [
+        (
+            "amazon pay call succeeded",
+            "get-charge-permission",
+            "req-200",
+        ),
+        ("amazon pay call failed", "create-charge", "req-422"),
+        ("retrying amazon pay call", "create-charge", "req-retry-503"),
+        ("amazon pay call succeeded", "create-charge", "req-201"),
     ] {
         assert!(
-            text.contains(needle),
-            "{needle:?} missing from logs:\n{text}"
+            text.lines().any(|l| l.contains(outcome)
+                && l.contains(&format!("operation=\"{operation}\""))
+                && l.contains(&format!("request_id=\"{request_id}\""))),
+            "no {outcome:?} line with {operation} and {request_id}:\n{text}"
         );
     }
+    assert!(text.contains("reason=\"HardDeclined\""), "{text}");
 
     // Never the private key: no PEM armour, no line of its base64 body.
     assert!(!text.contains("PRIVATE KEY"), "PEM armour in logs");

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::sha2::Sha256;
 use rsa::signature::Verifier;
-use savedwallet_amazon_pay::pem;
+use savedwallet_amazon_pay::{pem, Operation};
 use savedwallet_shared::signing::{
     canonical_request_from_pairs, string_to_sign, AuthorizationHeader, RequestParts,
 };
@@ -199,10 +199,62 @@ async fn run(mut cmd: Command, stdin: Option<&'static [u8]>) -> Output {
     .unwrap()
 }
 
+/// Asserts the process exit code (showing stderr when it differs); returns stderr.
+fn expect_exit(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    stderr
+}
+
 fn write_key(dir: &Path) -> PathBuf {
     let p = dir.join("private.pem");
     std::fs::write(&p, vectors()["keys"]["privateKeyPem"].as_str().unwrap()).unwrap();
     p
+}
+
+/// `savedwallet pay get-charge-permission` in region jp as LIVE-NEWKEY, signed with `key`.
+fn get_jp_charge_permission(key: &Path, base: &str) -> Command {
+    let mut cmd = bin();
+    cmd.args([
+        "pay",
+        "get-charge-permission",
+        "S01-1234567-1234567",
+        "--region",
+        "jp",
+        "--public-key-id",
+        "LIVE-NEWKEY",
+        "--endpoint",
+        base,
+    ])
+    .arg("--private-key")
+    .arg(key);
+    cmd
+}
+
+/// Every subcommand of `pay --help` names the operation's real method and path (from
+/// `Operation`, which the client sends), so the help cannot drift from what is sent.
+#[tokio::test]
+async fn pay_help_lists_every_operation_truthfully() {
+    let mut cmd = bin();
+    cmd.args(["pay", "--help"]);
+    let out = run(cmd, None).await;
+    expect_exit(&out, 0);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for op in Operation::ALL {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", op.name())))
+            .unwrap_or_else(|| panic!("{op} missing from pay --help:\n{help}"));
+        let route = format!("{} /v2/{}", op.method().as_str(), op.resource_path("{id}"));
+        assert!(line.ends_with(&route), "{line:?} should end with {route:?}");
+    }
+    for env in [
+        "AMAZON_PAY_REGION",
+        "AMAZON_PAY_PUBLIC_KEY_ID",
+        "AMAZON_PAY_PRIVATE_KEY_FILE",
+    ] {
+        assert!(help.contains(env), "{env} fallback documented");
+    }
 }
 
 #[tokio::test]
@@ -217,8 +269,7 @@ async fn get_charge_permission_prints_the_json() {
         .env("AMAZON_PAY_PRIVATE_KEY_FILE", &key)
         .env("AMAZON_PAY_ENDPOINT", &base);
     let out = run(cmd, None).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let stderr = expect_exit(&out, 0);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     let expected: serde_json::Value = serde_json::from_str(CHARGE_PERMISSION).unwrap();
     assert_eq!(json, expected);
@@ -276,8 +327,7 @@ async fn api_error_exits_non_zero_with_reason_code() {
         "HardDeclined",
     ]);
     let out = run(cmd, Some(body)).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let stderr = expect_exit(&out, 1);
     assert!(
         stderr.contains("HardDeclined: The payment method was declined."),
         "{stderr}"
@@ -312,8 +362,7 @@ async fn usage_errors_have_their_own_exit_code() {
     .arg("--private-key")
     .arg(&key);
     let out = run(cmd, None).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--region"));
+    assert!(expect_exit(&out, 2).contains("--region"));
     // Body that is not JSON.
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{not json").unwrap();
@@ -333,12 +382,11 @@ async fn usage_errors_have_their_own_exit_code() {
     .arg("--body")
     .arg(&bad);
     let out = run(cmd, None).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid JSON"));
+    assert!(expect_exit(&out, 2).contains("not valid JSON"));
     // Unknown operation (clap).
     let mut cmd = bin();
     cmd.args(["pay", "refund-everything"]);
-    assert_eq!(run(cmd, None).await.status.code(), Some(2));
+    expect_exit(&run(cmd, None).await, 2);
 }
 
 #[tokio::test]
@@ -348,12 +396,7 @@ async fn keys_generate_produces_a_usable_pair() {
     let mut cmd = bin();
     cmd.args(["keys", "generate", "--out"]).arg(&out_dir);
     let out = run(cmd, None).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_exit(&out, 0);
     let private = out_dir.join("private.pem");
     let public = out_dir.join("public.pem");
     let private_pem = std::fs::read_to_string(&private).unwrap();
@@ -375,53 +418,21 @@ async fn keys_generate_produces_a_usable_pair() {
 
     // The CLI signs with the new private key and the rsa-verifying server accepts it.
     let (base, state) = start(&public_pem).await;
-    let mut cmd = bin();
-    cmd.args([
-        "pay",
-        "get-charge-permission",
-        "S01-1234567-1234567",
-        "--region",
-        "jp",
-        "--public-key-id",
-        "LIVE-NEWKEY",
-        "--env",
-        "live",
-    ])
-    .arg("--private-key")
-    .arg(&private)
-    .args(["--endpoint", &base]);
+    let mut cmd = get_jp_charge_permission(&private, &base);
+    cmd.args(["--env", "live"]);
     let out = run(cmd, None).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    expect_exit(&out, 0);
     assert!(state.seen.lock().unwrap()[0].verified);
     // The old vector key does not verify against the new public key (the check can fail).
-    let mut cmd = bin();
-    cmd.args([
-        "pay",
-        "get-charge-permission",
-        "S01-1234567-1234567",
-        "--region",
-        "jp",
-        "--public-key-id",
-        "LIVE-NEWKEY",
-        "--no-retry",
-    ])
-    .arg("--private-key")
-    .arg(write_key(dir.path()))
-    .args(["--endpoint", &base]);
+    let mut cmd = get_jp_charge_permission(&write_key(dir.path()), &base);
+    cmd.arg("--no-retry");
     let out = run(cmd, None).await;
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidRequestSignature"));
+    assert!(expect_exit(&out, 1).contains("InvalidRequestSignature"));
 
     // Refuses to overwrite.
     let mut cmd = bin();
     cmd.args(["keys", "generate", "--out"]).arg(&out_dir);
     let out = run(cmd, None).await;
-    assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to overwrite"));
+    assert!(expect_exit(&out, 2).contains("refusing to overwrite"));
     assert_eq!(std::fs::read_to_string(&private).unwrap(), private_pem);
 }

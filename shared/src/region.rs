@@ -169,7 +169,9 @@ mod tests {
     fn environments_parse_case_insensitively() {
         assert_eq!("Sandbox".parse::<Environment>(), Ok(Environment::Sandbox));
         assert_eq!("LIVE".parse::<Environment>(), Ok(Environment::Live));
-        let err = "production-and-then-some".parse::<Environment>().unwrap_err();
+        let err = "production-and-then-some"
+            .parse::<Environment>()
+            .unwrap_err();
         assert_eq!(err, UnknownEnvironment("production-and-t".into()));
         assert!(String::from(err).contains("expected sandbox or live"));
     }
