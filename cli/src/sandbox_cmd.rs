@@ -28,14 +28,14 @@ pub struct SandboxArgs {
     /// Turn off Amazon's sandbox throttling quotas (Create Charge: burst 2, 1/s).
     #[arg(long)]
     no_throttling: bool,
-    /// Seconds until asynchronous authorizations, captures resolve.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds (0 to 86400) until asynchronous authorizations and captures resolve.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=86_400))]
     async_delay: i64,
-    /// Seconds until refunds settle.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds (0 to 86400) until refunds settle.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=86_400))]
     refund_delay: i64,
     /// Allowed x-amz-pay-date skew, seconds.
-    #[arg(long, default_value_t = 900)]
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(i64).range(0..))]
     max_clock_skew: i64,
     /// Seed of ids and fault injection (deterministic runs).
     #[arg(long, default_value_t = 0x5eed)]

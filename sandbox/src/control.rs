@@ -21,6 +21,11 @@ use crate::server::App;
 
 type AppState = State<Arc<App>>;
 
+/// Largest single clock advance, so simulated timestamps stay representable.
+const MAX_ADVANCE_SECS: i64 = 100 * 366 * 24 * 3600;
+/// Largest async delay of a preset: Amazon gives its final answer within 24 h.
+const MAX_ASYNC_DELAY_SECS: i64 = 24 * 3600;
+
 /// A control API error: status + `{"error": "..."}`.
 #[derive(Debug, thiserror::Error)]
 #[error("{status}: {message}")]
@@ -267,8 +272,10 @@ async fn create_permission(State(app): AppState, body: Bytes) -> CResult {
         .parse()
         .map_err(ControlError::bad)?;
     let delay = req.async_delay_seconds.unwrap_or(app.cfg.async_delay_secs);
-    if delay < 0 {
-        return Err(ControlError::bad("asyncDelaySeconds must not be negative"));
+    if !(0..=MAX_ASYNC_DELAY_SECS).contains(&delay) {
+        return Err(ControlError::bad(format!(
+            "asyncDelaySeconds must be 0 to {MAX_ASYNC_DELAY_SECS} (Amazon answers within 24 h)"
+        )));
     }
     let mut wallet = Wallet::new(preset, delay);
     if let Some(n) = req.soft_declines {
@@ -452,6 +459,11 @@ async fn advance(State(app): AppState, body: Bytes) -> CResult {
     let req: Advance = parse(&body)?;
     if req.seconds < 0 {
         return Err(ControlError::bad("the clock only moves forward"));
+    }
+    if req.seconds > MAX_ADVANCE_SECS {
+        return Err(ControlError::bad(format!(
+            "seconds must be at most {MAX_ADVANCE_SECS} (100 years) per call"
+        )));
     }
     app.advance_clock_secs(req.seconds);
     let (now, off) = {

@@ -96,6 +96,23 @@ fn ts(ms: i64) -> AmazonTimestamp {
         .unwrap_or(AmazonTimestamp(chrono::DateTime::<chrono::Utc>::MIN_UTC))
 }
 
+/// `statusDetails` entering `state` at `at`, with Amazon-like text for the reason.
+fn status<S>(state: S, reason: Option<ReasonCode>, at: i64) -> StatusDetails<S> {
+    StatusDetails {
+        state,
+        reason_description: reason.as_ref().map(reason_text),
+        reason_code: reason,
+        last_updated_timestamp: Some(ts(at)),
+    }
+}
+
+/// Replaces `slot` only when the update carries a value (PATCH semantics).
+fn patch<T>(slot: &mut Option<T>, update: Option<T>) {
+    if update.is_some() {
+        *slot = update;
+    }
+}
+
 fn to_json<T: serde::Serialize>(status: u16, v: &T) -> OpResult {
     serde_json::to_value(v)
         .map(|j| (status, j))
@@ -206,6 +223,43 @@ impl Core {
         uuid::Builder::from_random_bytes(self.rng.random()).into_uuid()
     }
 
+    /// The default test buyer, with a fresh Amazon-shaped buyer id.
+    fn sandbox_buyer(&mut self) -> Buyer {
+        let buyer_id: u64 = self.rng.random();
+        Buyer {
+            buyer_id: Some(format!("amzn1.account.SANDBOX{buyer_id:016X}")),
+            name: Some("Sandbox Buyer".into()),
+            email: Some("buyer@example.com".into()),
+            phone_number: None,
+            prime_membership_types: None,
+        }
+    }
+
+    /// Stores a new Open checkout session and arms its 24 h expiry.
+    fn insert_session(
+        &mut self,
+        ctx: &Ctx,
+        object: CheckoutSession,
+        mfa_charge_id: Option<String>,
+    ) {
+        let sid = object.checkout_session_id.clone();
+        let form_token = self.token();
+        self.state.sessions.insert(
+            sid.clone(),
+            SessionRec {
+                object,
+                env: ctx.env,
+                region: ctx.region,
+                form_token,
+                chosen_wallet: None,
+                mfa_charge_id,
+                mfa_outcome: None,
+                created_ms: ctx.now_ms,
+            },
+        );
+        self.add_timer(ctx.now_ms + DAY_MS, TimerKind::SessionExpiry(sid));
+    }
+
     /// A random token for buyer-page forms.
     pub fn token(&mut self) -> String {
         let v: u128 = self.rng.random();
@@ -303,12 +357,11 @@ impl Core {
         if s.object.status_details.state != CheckoutSessionState::Open {
             return;
         }
-        s.object.status_details = StatusDetails {
-            state: CheckoutSessionState::Canceled,
-            reason_code: Some(ReasonCode::Expired),
-            reason_description: Some("Checkout Session expired after 24 hours.".into()),
-            last_updated_timestamp: Some(ts(at)),
-        };
+        s.object.status_details = status(
+            CheckoutSessionState::Canceled,
+            Some(ReasonCode::Expired),
+            at,
+        );
         if let Some(cid) = s.mfa_charge_id.clone() {
             if self.charge_state(&cid) == Some(ChargeState::ActionRequired) {
                 self.set_charge_state(&cid, ChargeState::Canceled, Some(ReasonCode::Expired), at);
@@ -363,20 +416,11 @@ impl Core {
         let amount = r.object.refund_amount;
         match r.decline_reason.clone() {
             Some(reason) => {
-                r.object.status_details = StatusDetails {
-                    state: RefundState::Declined,
-                    reason_code: Some(ReasonCode::parse(&reason)),
-                    reason_description: Some(format!("Refund declined: {reason}.")),
-                    last_updated_timestamp: Some(ts(at)),
-                };
+                r.object.status_details =
+                    status(RefundState::Declined, Some(ReasonCode::parse(&reason)), at);
             }
             None => {
-                r.object.status_details = StatusDetails {
-                    state: RefundState::Refunded,
-                    reason_code: None,
-                    reason_description: None,
-                    last_updated_timestamp: Some(ts(at)),
-                };
+                r.object.status_details = status(RefundState::Refunded, None, at);
                 if let Some(c) = self.state.charges.get_mut(&charge_id) {
                     let prev = c
                         .object
@@ -409,12 +453,7 @@ impl Core {
             return;
         };
         let stops_counting = matches!(state, ChargeState::Declined | ChargeState::Canceled);
-        c.object.status_details = StatusDetails {
-            state,
-            reason_description: reason.as_ref().map(reason_text),
-            reason_code: reason,
-            last_updated_timestamp: Some(ts(at)),
-        };
+        c.object.status_details = status(state, reason, at);
         let cp = c.object.charge_permission_id.clone();
         if stops_counting {
             if let Some(month) = c.counted_month.take() {
@@ -525,14 +564,7 @@ impl Core {
         now_ms: i64,
     ) -> String {
         let id = self.new_permission_id(env);
-        let buyer_id: u64 = self.rng.random();
-        let buyer = buyer.unwrap_or_else(|| Buyer {
-            buyer_id: Some(format!("amzn1.account.SANDBOX{buyer_id:016X}")),
-            name: Some("Sandbox Buyer".into()),
-            email: Some("buyer@example.com".into()),
-            phone_number: None,
-            prime_membership_types: None,
-        });
+        let buyer = buyer.unwrap_or_else(|| self.sandbox_buyer());
         let object = ChargePermission {
             charge_permission_id: id.clone(),
             charge_permission_type: Some(kind.clone()),
@@ -605,12 +637,8 @@ impl Core {
             check_metadata(m)?;
         }
         if let Some(p) = self.state.permissions.get_mut(id) {
-            if let Some(m) = req.merchant_metadata {
-                p.object.merchant_metadata = Some(m);
-            }
-            if let Some(r) = req.recurring_metadata {
-                p.object.recurring_metadata = Some(r);
-            }
+            patch(&mut p.object.merchant_metadata, req.merchant_metadata);
+            patch(&mut p.object.recurring_metadata, req.recurring_metadata);
         }
         self.get_permission(ctx, id)
     }
@@ -862,12 +890,7 @@ impl Core {
             provider_metadata: req.provider_metadata.clone(),
             platform_id: req.platform_id.clone(),
             web_checkout_details: None,
-            status_details: StatusDetails {
-                state: ChargeState::AuthorizationInitiated,
-                reason_code: None,
-                reason_description: None,
-                last_updated_timestamp: Some(ts(ctx.now_ms)),
-            },
+            status_details: status(ChargeState::AuthorizationInitiated, None, ctx.now_ms),
             creation_timestamp: Some(ts(ctx.now_ms)),
             expiration_timestamp: Some(ts(ctx.now_ms + 30 * DAY_MS)),
             release_environment: Some(ctx.env.release_environment().into()),
@@ -894,7 +917,7 @@ impl Core {
             .get(&req.charge_permission_id)
             .map(|p| p.wallet.async_delay_secs)
             .unwrap_or(self.cfg.async_delay_secs)
-            * 1000;
+            .saturating_mul(1000);
         let status = match outcome {
             AuthOutcome::Approve => {
                 self.approve_charge(&id, capture_now, ctx.now_ms);
@@ -906,7 +929,7 @@ impl Core {
                 }
                 self.ipn(IpnObjectType::Charge, &id, &req.charge_permission_id);
                 self.add_timer(
-                    ctx.now_ms + delay_ms,
+                    ctx.now_ms.saturating_add(delay_ms),
                     TimerKind::AsyncAuthorization(id.clone()),
                 );
                 201
@@ -918,7 +941,8 @@ impl Core {
                 }
                 self.set_charge_state(&id, ChargeState::CaptureInitiated, None, ctx.now_ms);
                 self.add_timer(
-                    ctx.now_ms + self.cfg.async_delay_secs * 1000,
+                    ctx.now_ms
+                        .saturating_add(self.cfg.async_delay_secs.saturating_mul(1000)),
                     TimerKind::AsyncCapture(id.clone()),
                 );
                 201
@@ -1026,12 +1050,7 @@ impl Core {
             shipping_address: None,
             billing_address: None,
             payment_preferences: None,
-            status_details: StatusDetails {
-                state: CheckoutSessionState::Open,
-                reason_code: None,
-                reason_description: None,
-                last_updated_timestamp: Some(ts(ctx.now_ms)),
-            },
+            status_details: status(CheckoutSessionState::Open, None, ctx.now_ms),
             constraints: Some(Vec::new()),
             creation_timestamp: Some(ts(ctx.now_ms)),
             expiration_timestamp: Some(ts(ctx.now_ms + DAY_MS)),
@@ -1040,21 +1059,7 @@ impl Core {
             store_id: None,
             release_environment: Some(ctx.env.release_environment().into()),
         };
-        let form_token = self.token();
-        self.state.sessions.insert(
-            sid.clone(),
-            SessionRec {
-                object,
-                env: ctx.env,
-                region: ctx.region,
-                form_token,
-                chosen_wallet: None,
-                mfa_charge_id: Some(charge_id.to_string()),
-                mfa_outcome: None,
-                created_ms: ctx.now_ms,
-            },
-        );
-        self.add_timer(ctx.now_ms + DAY_MS, TimerKind::SessionExpiry(sid.clone()));
+        self.insert_session(ctx, object, Some(charge_id.to_string()));
         sid
     }
 
@@ -1134,7 +1139,8 @@ impl Core {
         if asynchronous {
             self.set_charge_state(id, ChargeState::CaptureInitiated, None, ctx.now_ms);
             self.add_timer(
-                ctx.now_ms + self.cfg.async_delay_secs * 1000,
+                ctx.now_ms
+                    .saturating_add(self.cfg.async_delay_secs.saturating_mul(1000)),
                 TimerKind::AsyncCapture(id.to_string()),
             );
         } else {
@@ -1235,12 +1241,7 @@ impl Core {
             refund_amount: amount,
             soft_descriptor: req.soft_descriptor.clone(),
             creation_timestamp: Some(ts(ctx.now_ms)),
-            status_details: StatusDetails {
-                state: RefundState::RefundInitiated,
-                reason_code: None,
-                reason_description: None,
-                last_updated_timestamp: Some(ts(ctx.now_ms)),
-            },
+            status_details: status(RefundState::RefundInitiated, None, ctx.now_ms),
             release_environment: Some(ctx.env.release_environment().into()),
         };
         if let Some(c) = self.state.charges.get_mut(&req.charge_id) {
@@ -1257,7 +1258,8 @@ impl Core {
         );
         self.ipn(IpnObjectType::Refund, &id, &cp);
         self.add_timer(
-            ctx.now_ms + self.cfg.refund_delay_secs * 1000,
+            ctx.now_ms
+                .saturating_add(self.cfg.refund_delay_secs.saturating_mul(1000)),
             TimerKind::RefundSettlement(id),
         );
         to_json(201, &object)
@@ -1326,12 +1328,7 @@ impl Core {
             shipping_address: None,
             billing_address: None,
             payment_preferences: None,
-            status_details: StatusDetails {
-                state: CheckoutSessionState::Open,
-                reason_code: None,
-                reason_description: None,
-                last_updated_timestamp: Some(ts(ctx.now_ms)),
-            },
+            status_details: status(CheckoutSessionState::Open, None, ctx.now_ms),
             constraints: None,
             creation_timestamp: Some(ts(ctx.now_ms)),
             expiration_timestamp: Some(ts(ctx.now_ms + DAY_MS)),
@@ -1340,22 +1337,8 @@ impl Core {
             store_id: req.store_id.clone(),
             release_environment: Some(ctx.env.release_environment().into()),
         };
-        let form_token = self.token();
-        self.state.sessions.insert(
-            sid.clone(),
-            SessionRec {
-                object,
-                env: ctx.env,
-                region: ctx.region,
-                form_token,
-                chosen_wallet: None,
-                mfa_charge_id: None,
-                mfa_outcome: None,
-                created_ms: ctx.now_ms,
-            },
-        );
+        self.insert_session(ctx, object, None);
         self.refresh_constraints(&sid, &ctx.base_url);
-        self.add_timer(ctx.now_ms + DAY_MS, TimerKind::SessionExpiry(sid.clone()));
         self.session_json(ctx, &sid, 201)
     }
 
@@ -1399,13 +1382,16 @@ impl Core {
         o.constraints = Some(constraints);
     }
 
-    fn session_json(&self, ctx: &Ctx, sid: &str, status: u16) -> OpResult {
-        let s = self
-            .state
+    fn session_in_env(&self, sid: &str, env: Environment) -> Result<&SessionRec, ApiError> {
+        self.state
             .sessions
             .get(sid)
-            .filter(|s| s.env == ctx.env)
-            .ok_or_else(|| ApiError::not_found("Checkout Session", sid))?;
+            .filter(|s| s.env == env)
+            .ok_or_else(|| ApiError::not_found("Checkout Session", sid))
+    }
+
+    fn session_json(&self, ctx: &Ctx, sid: &str, status: u16) -> OpResult {
+        let s = self.session_in_env(sid, ctx.env)?;
         to_json(status, &s.object)
     }
 
@@ -1423,12 +1409,7 @@ impl Core {
         req: UpdateCheckoutSessionRequest,
     ) -> OpResult {
         check_sim(ctx, &[])?;
-        let s = self
-            .state
-            .sessions
-            .get(sid)
-            .filter(|s| s.env == ctx.env)
-            .ok_or_else(|| ApiError::not_found("Checkout Session", sid))?;
+        let s = self.session_in_env(sid, ctx.env)?;
         if s.object.status_details.state != CheckoutSessionState::Open {
             return Err(ApiError::unprocessable(
                 ReasonCode::InvalidCheckoutSessionStatus,
@@ -1451,37 +1432,23 @@ impl Core {
             let o = &mut s.object;
             if let Some(w) = req.web_checkout_details {
                 let cur = o.web_checkout_details.get_or_insert_with(Default::default);
-                if w.checkout_result_return_url.is_some() {
-                    cur.checkout_result_return_url = w.checkout_result_return_url;
-                }
-                if w.checkout_review_return_url.is_some() {
-                    cur.checkout_review_return_url = w.checkout_review_return_url;
-                }
-                if w.checkout_cancel_url.is_some() {
-                    cur.checkout_cancel_url = w.checkout_cancel_url;
-                }
+                patch(
+                    &mut cur.checkout_result_return_url,
+                    w.checkout_result_return_url,
+                );
+                patch(
+                    &mut cur.checkout_review_return_url,
+                    w.checkout_review_return_url,
+                );
+                patch(&mut cur.checkout_cancel_url, w.checkout_cancel_url);
             }
-            if req.payment_details.is_some() {
-                o.payment_details = req.payment_details;
-            }
-            if req.merchant_metadata.is_some() {
-                o.merchant_metadata = req.merchant_metadata;
-            }
-            if req.platform_id.is_some() {
-                o.platform_id = req.platform_id;
-            }
-            if req.provider_metadata.is_some() {
-                o.provider_metadata = req.provider_metadata;
-            }
-            if req.charge_permission_type.is_some() {
-                o.charge_permission_type = req.charge_permission_type;
-            }
-            if req.recurring_metadata.is_some() {
-                o.recurring_metadata = req.recurring_metadata;
-            }
-            if req.supplementary_data.is_some() {
-                o.supplementary_data = req.supplementary_data;
-            }
+            patch(&mut o.payment_details, req.payment_details);
+            patch(&mut o.merchant_metadata, req.merchant_metadata);
+            patch(&mut o.platform_id, req.platform_id);
+            patch(&mut o.provider_metadata, req.provider_metadata);
+            patch(&mut o.charge_permission_type, req.charge_permission_type);
+            patch(&mut o.recurring_metadata, req.recurring_metadata);
+            patch(&mut o.supplementary_data, req.supplementary_data);
             o.status_details.last_updated_timestamp = Some(ts(ctx.now_ms));
         }
         self.refresh_constraints(sid, &ctx.base_url);
@@ -1491,7 +1458,7 @@ impl Core {
     /// The buyer chose a payment method on the consent page (or the control API did).
     pub fn buyer_choose(&mut self, sid: &str, preset: Preset) -> Result<String, ApiError> {
         let delay = self.cfg.async_delay_secs;
-        let buyer_id: u64 = self.rng.random();
+        let buyer = self.sandbox_buyer();
         let s = self
             .state
             .sessions
@@ -1504,13 +1471,7 @@ impl Core {
             ));
         }
         s.chosen_wallet = Some(Wallet::new(preset, delay));
-        s.object.buyer = Some(Buyer {
-            buyer_id: Some(format!("amzn1.account.SANDBOX{buyer_id:016X}")),
-            name: Some("Sandbox Buyer".into()),
-            email: Some("buyer@example.com".into()),
-            phone_number: None,
-            prime_membership_types: None,
-        });
+        s.object.buyer = Some(buyer);
         s.object.payment_preferences = Some(vec![PaymentPreference {
             payment_descriptor: Some(preset.descriptor().into()),
         }]);
@@ -1555,23 +1516,13 @@ impl Core {
 
     fn cancel_session(&mut self, sid: &str, reason: ReasonCode, at: i64) {
         if let Some(s) = self.state.sessions.get_mut(sid) {
-            s.object.status_details = StatusDetails {
-                state: CheckoutSessionState::Canceled,
-                reason_description: Some(reason_text(&reason)),
-                reason_code: Some(reason),
-                last_updated_timestamp: Some(ts(at)),
-            };
+            s.object.status_details = status(CheckoutSessionState::Canceled, Some(reason), at);
         }
     }
 
     fn complete_session_ok(&mut self, sid: &str, cp: &str, charge: Option<String>, at: i64) {
         if let Some(s) = self.state.sessions.get_mut(sid) {
-            s.object.status_details = StatusDetails {
-                state: CheckoutSessionState::Completed,
-                reason_code: None,
-                reason_description: None,
-                last_updated_timestamp: Some(ts(at)),
-            };
+            s.object.status_details = status(CheckoutSessionState::Completed, None, at);
             s.object.charge_permission_id = Some(cp.to_string());
             s.object.charge_id = charge;
             if let Some(w) = s.object.web_checkout_details.as_mut() {
@@ -1588,12 +1539,7 @@ impl Core {
         req: CompleteCheckoutSessionRequest,
     ) -> OpResult {
         let sim = check_sim(ctx, sim::COMPLETE_CHECKOUT)?;
-        let s = self
-            .state
-            .sessions
-            .get(sid)
-            .filter(|s| s.env == ctx.env)
-            .ok_or_else(|| ApiError::not_found("Checkout Session", sid))?;
+        let s = self.session_in_env(sid, ctx.env)?;
         match &s.object.status_details.state {
             CheckoutSessionState::Open => {}
             CheckoutSessionState::Canceled
@@ -1629,6 +1575,14 @@ impl Core {
             .and_then(|p| p.payment_intent.clone())
             .unwrap_or(PaymentIntent::Confirm);
         let pays = !setup_only && intent != PaymentIntent::Confirm;
+        if sim.as_deref() == Some("AuthorizationInitiated") && (!pays || s.mfa_charge_id.is_some())
+        {
+            // Only a checkout that authorizes a new payment can leave it pending.
+            return Err(ApiError::bad_request(
+                ReasonCode::InvalidSandboxSimulationSpecified,
+                "AuthorizationInitiated needs a checkout session that authorizes a payment",
+            ));
+        }
         if pays || s.mfa_charge_id.is_some() {
             if let Some(expected) = session_amount {
                 match req.charge_amount {
@@ -1658,12 +1612,12 @@ impl Core {
             };
             if let Some(r) = reason {
                 if let Some(cid) = s.mfa_charge_id.clone() {
-                    self.set_charge_state(
-                        &cid,
-                        ChargeState::Canceled,
-                        Some(ReasonCode::BuyerCanceled),
-                        ctx.now_ms,
-                    );
+                    // The waiting charge ends the way the simulated challenge did.
+                    let (state, charge_reason) = match r {
+                        ReasonCode::Declined => (ChargeState::Declined, ReasonCode::MFAFailed),
+                        ref other => (ChargeState::Canceled, other.clone()),
+                    };
+                    self.set_charge_state(&cid, state, Some(charge_reason), ctx.now_ms);
                 }
                 self.cancel_session(sid, r, ctx.now_ms);
                 return Err(ApiError::unprocessable(
@@ -1799,18 +1753,18 @@ impl Core {
         if wallet.preset == Preset::LowLimit {
             wallet.monthly_limit_minor = Some(100 * currency.minor_per_major());
         }
-        let cp = self.create_permission(
-            ctx.env, region, currency, wallet, kind, buyer, mm, ctx.now_ms,
-        );
-        if !pays {
-            self.complete_session_ok(sid, &cp, None, ctx.now_ms);
-            return self.session_json(ctx, sid, 200);
-        }
-        let Some(amount) = session_amount else {
+        if pays && session_amount.is_none() {
             return Err(ApiError::bad_request(
                 ReasonCode::MissingParameterValue,
                 "paymentDetails.chargeAmount is required for this paymentIntent",
             ));
+        }
+        let cp = self.create_permission(
+            ctx.env, region, currency, wallet, kind, buyer, mm, ctx.now_ms,
+        );
+        let Some(amount) = session_amount.filter(|_| pays) else {
+            self.complete_session_ok(sid, &cp, None, ctx.now_ms);
+            return self.session_json(ctx, sid, 200);
         };
         let mut charge_req = CreateChargeRequest::new(cp.clone(), amount);
         charge_req.capture_now = Some(intent == PaymentIntent::AuthorizeWithCapture);
@@ -1837,6 +1791,11 @@ impl Core {
                 self.session_json(ctx, sid, if pending { 202 } else { 200 })
             }
             Err(e) => {
+                // A payment declined during checkout saves no wallet and announces none.
+                self.state.permissions.remove(&cp);
+                let other = |m: &IpnMessage| m.charge_permission_id.as_deref() != Some(cp.as_str());
+                self.outbox.retain(other);
+                self.state.ipn_published.retain(other);
                 self.cancel_session(sid, ReasonCode::Declined, ctx.now_ms);
                 Err(ApiError::unprocessable(
                     ReasonCode::CheckoutSessionCanceled,

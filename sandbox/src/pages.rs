@@ -10,10 +10,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
-use savedwallet_shared::api::{ChargePermissionState, CheckoutSessionState};
+use savedwallet_shared::api::{ChargePermissionState, CheckoutSessionState, MerchantMetadata};
 use serde::Deserialize;
 
-use crate::model::{MfaOutcome, Preset};
+use crate::engine::Core;
+use crate::error::ApiError;
+use crate::model::{MfaOutcome, Preset, SessionRec};
 use crate::server::App;
 
 type AppState = State<Arc<App>>;
@@ -90,29 +92,148 @@ pub async fn index(State(app): AppState) -> Response {
     html(StatusCode::OK, "Amazon Pay sandbox", &body)
 }
 
+// ------------------------------------------------------------------ shared page pieces
+
+/// Which kind of checkout session a page serves: the consent page never shows an MFA
+/// challenge and the challenge page never shows a consent.
+#[derive(Clone, Copy)]
+enum SessionPage {
+    Consent,
+    Mfa,
+}
+
+impl SessionPage {
+    fn matches(self, s: &SessionRec) -> bool {
+        match self {
+            SessionPage::Consent => s.mfa_charge_id.is_none(),
+            SessionPage::Mfa => s.mfa_charge_id.is_some(),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            SessionPage::Consent => "This checkout session",
+            SessionPage::Mfa => "This authentication request",
+        }
+    }
+
+    fn gone_title(self) -> &'static str {
+        match self {
+            SessionPage::Consent => "Checkout no longer available",
+            SessionPage::Mfa => "Authentication no longer available",
+        }
+    }
+}
+
+/// Why a buyer page refuses to show or act (rendered as a small HTML page).
+enum Refusal {
+    /// No such session/wallet of that kind: 404.
+    NotFound(&'static str),
+    /// The session is no longer Open: 410 with its state.
+    Gone(SessionPage, String),
+    /// The form token does not match: 403.
+    Forbidden,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::NotFound(what) => not_found(what),
+            Refusal::Gone(kind, state) => html(
+                StatusCode::GONE,
+                kind.gone_title(),
+                &format!("<p>{} is {}.</p>", text(kind.what()), text(&state)),
+            ),
+            Refusal::Forbidden => html(
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "<p>This form is no longer valid. Go back and reload the page.</p>",
+            ),
+        }
+    }
+}
+
+/// The session a page may act on, or why not.
+fn open_session<'a>(
+    core: &'a Core,
+    id: &str,
+    kind: SessionPage,
+) -> Result<&'a SessionRec, Refusal> {
+    let s = core
+        .state
+        .sessions
+        .get(id)
+        .filter(|s| kind.matches(s))
+        .ok_or(Refusal::NotFound(kind.what()))?;
+    if s.object.status_details.state != CheckoutSessionState::Open {
+        return Err(Refusal::Gone(
+            kind,
+            s.object.status_details.state.as_str().to_string(),
+        ));
+    }
+    Ok(s)
+}
+
+/// A state-changing POST must echo the form token of the page it came from.
+fn check_token(expected: &str, got: &str) -> Result<(), Refusal> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Refusal::Forbidden)
+    }
+}
+
+fn unknown_action() -> Response {
+    html(
+        StatusCode::BAD_REQUEST,
+        "Unknown action",
+        "<p>Unknown action.</p>",
+    )
+}
+
+/// 303 to `target` on success, otherwise an explanation page.
+fn outcome(result: Result<String, ApiError>, failure_title: &str) -> Response {
+    match result {
+        Ok(target) => redirect(&target),
+        Err(e) => html(
+            StatusCode::CONFLICT,
+            failure_title,
+            &format!("<p>{}</p>", text(&e.message)),
+        ),
+    }
+}
+
+fn chosen_preset(p: Option<&str>) -> Preset {
+    p.and_then(Preset::parse).unwrap_or(Preset::AlwaysApprove)
+}
+
+/// The merchant's store name and note, as Amazon shows them on its pages.
+fn merchant_lines(m: Option<&MerchantMetadata>) -> String {
+    let Some(m) = m else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if let Some(name) = &m.merchant_store_name {
+        out.push_str(&format!(
+            "<p>Merchant: <strong>{}</strong></p>\n",
+            text(name)
+        ));
+    }
+    if let Some(note) = &m.note_to_buyer {
+        out.push_str(&format!("<p>Note from the merchant: {}</p>\n", text(note)));
+    }
+    out
+}
+
 // ------------------------------------------------------------------ consent / checkout
 
 async fn checkout_page(State(app): AppState, Path(id): Path<String>) -> Response {
     app.tick();
     let core = app.core.lock();
-    let Some(s) = core
-        .state
-        .sessions
-        .get(&id)
-        .filter(|s| s.mfa_charge_id.is_none())
-    else {
-        return not_found("This checkout session");
+    let s = match open_session(&core, &id, SessionPage::Consent) {
+        Ok(s) => s,
+        Err(refusal) => return refusal.into_response(),
     };
-    if s.object.status_details.state != CheckoutSessionState::Open {
-        return html(
-            StatusCode::GONE,
-            "Checkout no longer available",
-            &format!(
-                "<p>This checkout session is {}.</p>",
-                text(s.object.status_details.state.as_str())
-            ),
-        );
-    }
     let saved_wallet =
         s.object.charge_permission_type.as_ref().map(|t| t.as_str()) == Some("PaymentMethodOnFile");
     let amount = s
@@ -131,22 +252,23 @@ and charge it for future purchases, within your monthly limits.</p>"
     } else {
         String::new()
     };
-    let presets: Vec<Preset> = Preset::ALL.to_vec();
     let body = format!(
-        "{consent}{amount}\n<form method=\"post\" action=\"/checkout/{sid}\">\n\
+        "{merchant}{consent}{amount}\n<form method=\"post\" action=\"/checkout/{sid}\">\n\
 <input type=\"hidden\" name=\"token\" value=\"{tok}\">\n\
 <fieldset>\n<legend>Payment method (sandbox test cards)</legend>\n{opts}</fieldset>\n\
 <p><button type=\"submit\" name=\"action\" value=\"consent\">Agree and continue</button>\
 <button type=\"submit\" name=\"action\" value=\"cancel\">Cancel and return to the merchant</button></p>\n</form>",
+        merchant = merchant_lines(s.object.merchant_metadata.as_ref()),
         sid = attr(&id),
         tok = attr(&s.form_token),
-        opts = preset_options(&presets, Preset::AlwaysApprove),
+        opts = preset_options(&Preset::ALL, Preset::AlwaysApprove),
     );
     html(StatusCode::OK, "Choose how to pay", &body)
 }
 
+/// The form of the consent and account pages: an action and maybe a payment method.
 #[derive(Deserialize)]
-struct CheckoutForm {
+struct ActionForm {
     token: String,
     action: String,
     preset: Option<String>,
@@ -155,63 +277,32 @@ struct CheckoutForm {
 async fn checkout_post(
     State(app): AppState,
     Path(id): Path<String>,
-    Form(f): Form<CheckoutForm>,
+    Form(f): Form<ActionForm>,
 ) -> Response {
     app.tick();
     let result = {
         let mut core = app.core.lock();
         let now = chrono::Utc::now().timestamp_millis() + core.state.clock_offset_ms;
-        let Some(s) = core
-            .state
-            .sessions
-            .get(&id)
-            .filter(|s| s.mfa_charge_id.is_none())
-        else {
-            return not_found("This checkout session");
+        let cancel_url = match open_session(&core, &id, SessionPage::Consent)
+            .and_then(|s| check_token(&s.form_token, &f.token).map(|()| s))
+        {
+            Ok(s) => s
+                .object
+                .web_checkout_details
+                .as_ref()
+                .and_then(|w| w.checkout_cancel_url.clone()),
+            Err(refusal) => return refusal.into_response(),
         };
-        if s.form_token != f.token {
-            return html(
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "<p>This form is no longer valid. Go back and reload the page.</p>",
-            );
-        }
         match f.action.as_str() {
-            "consent" => {
-                let preset = f
-                    .preset
-                    .as_deref()
-                    .and_then(Preset::parse)
-                    .unwrap_or(Preset::AlwaysApprove);
-                core.buyer_choose(&id, preset)
-            }
-            "cancel" => {
-                let cancel_url = s
-                    .object
-                    .web_checkout_details
-                    .as_ref()
-                    .and_then(|w| w.checkout_cancel_url.clone());
-                core.buyer_cancel_session(&id, now)
-                    .map(|t| cancel_url.unwrap_or(t))
-            }
-            _ => {
-                return html(
-                    StatusCode::BAD_REQUEST,
-                    "Unknown action",
-                    "<p>Unknown action.</p>",
-                )
-            }
+            "consent" => core.buyer_choose(&id, chosen_preset(f.preset.as_deref())),
+            "cancel" => core
+                .buyer_cancel_session(&id, now)
+                .map(|t| cancel_url.unwrap_or(t)),
+            _ => return unknown_action(),
         }
     };
     app.mark_dirty();
-    match result {
-        Ok(target) => redirect(&target),
-        Err(e) => html(
-            StatusCode::CONFLICT,
-            "Checkout no longer available",
-            &format!("<p>{}</p>", text(&e.message)),
-        ),
-    }
+    outcome(result, "Checkout no longer available")
 }
 
 // ------------------------------------------------------------------ MFA challenge
@@ -219,24 +310,10 @@ async fn checkout_post(
 async fn mfa_page(State(app): AppState, Path(id): Path<String>) -> Response {
     app.tick();
     let core = app.core.lock();
-    let Some(s) = core
-        .state
-        .sessions
-        .get(&id)
-        .filter(|s| s.mfa_charge_id.is_some())
-    else {
-        return not_found("This authentication request");
+    let s = match open_session(&core, &id, SessionPage::Mfa) {
+        Ok(s) => s,
+        Err(refusal) => return refusal.into_response(),
     };
-    if s.object.status_details.state != CheckoutSessionState::Open {
-        return html(
-            StatusCode::GONE,
-            "Authentication no longer available",
-            &format!(
-                "<p>This authentication request is {}.</p>",
-                text(s.object.status_details.state.as_str())
-            ),
-        );
-    }
     let amount = s
         .object
         .payment_details
@@ -271,46 +348,23 @@ async fn mfa_post(
     Form(f): Form<MfaForm>,
 ) -> Response {
     app.tick();
-    let outcome = match f.outcome.as_str() {
+    let mfa_outcome = match f.outcome.as_str() {
         "approved" => MfaOutcome::Approved,
         "failed" => MfaOutcome::Failed,
         "abandoned" => MfaOutcome::Abandoned,
-        _ => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                "Unknown action",
-                "<p>Unknown action.</p>",
-            )
-        }
+        _ => return unknown_action(),
     };
     let result = {
         let mut core = app.core.lock();
-        let Some(s) = core
-            .state
-            .sessions
-            .get(&id)
-            .filter(|s| s.mfa_charge_id.is_some())
-        else {
-            return not_found("This authentication request");
-        };
-        if s.form_token != f.token {
-            return html(
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "<p>This form is no longer valid. Go back and reload the page.</p>",
-            );
+        if let Err(refusal) = open_session(&core, &id, SessionPage::Mfa)
+            .and_then(|s| check_token(&s.form_token, &f.token))
+        {
+            return refusal.into_response();
         }
-        core.buyer_mfa(&id, outcome)
+        core.buyer_mfa(&id, mfa_outcome)
     };
     app.mark_dirty();
-    match result {
-        Ok(target) => redirect(&target),
-        Err(e) => html(
-            StatusCode::CONFLICT,
-            "Authentication no longer available",
-            &format!("<p>{}</p>", text(&e.message)),
-        ),
-    }
+    outcome(result, "Authentication no longer available")
 }
 
 // ------------------------------------------------------------------ buyer account: update / close
@@ -389,17 +443,10 @@ async fn account_page(
     html(StatusCode::OK, "Your Saved Wallet", &body)
 }
 
-#[derive(Deserialize)]
-struct AccountForm {
-    token: String,
-    action: String,
-    preset: Option<String>,
-}
-
 async fn account_post(
     State(app): AppState,
     Path(id): Path<String>,
-    Form(f): Form<AccountForm>,
+    Form(f): Form<ActionForm>,
 ) -> Response {
     app.tick();
     let (result, outbox) = {
@@ -408,42 +455,22 @@ async fn account_post(
         let Some(p) = core.state.permissions.get(&id) else {
             return not_found("This Saved Wallet");
         };
-        if p.form_token != f.token {
-            return html(
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "<p>This form is no longer valid. Go back and reload the page.</p>",
-            );
+        if let Err(refusal) = check_token(&p.form_token, &f.token) {
+            return refusal.into_response();
         }
         let r = match f.action.as_str() {
-            "update" => {
-                let preset = f
-                    .preset
-                    .as_deref()
-                    .and_then(Preset::parse)
-                    .unwrap_or(Preset::AlwaysApprove);
-                core.buyer_update_payment_method(&id, preset, now)
-                    .map(|_| "updated")
-            }
+            "update" => core
+                .buyer_update_payment_method(&id, chosen_preset(f.preset.as_deref()), now)
+                .map(|_| "updated"),
             "close" => core.buyer_close(&id, now).map(|_| "closed"),
-            _ => {
-                return html(
-                    StatusCode::BAD_REQUEST,
-                    "Unknown action",
-                    "<p>Unknown action.</p>",
-                )
-            }
+            _ => return unknown_action(),
         };
         (r, std::mem::take(&mut core.outbox))
     };
     app.publish(outbox);
     app.mark_dirty();
-    match result {
-        Ok(done) => redirect(&format!("/jr/your-account/ba/{id}?done={done}")),
-        Err(e) => html(
-            StatusCode::CONFLICT,
-            "Could not change the Saved Wallet",
-            &format!("<p>{}</p>", text(&e.message)),
-        ),
-    }
+    outcome(
+        result.map(|done| format!("/jr/your-account/ba/{id}?done={done}")),
+        "Could not change the Saved Wallet",
+    )
 }

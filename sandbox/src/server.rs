@@ -182,7 +182,12 @@ impl App {
 
     /// Moves the simulated clock forward; due timers fire at once.
     pub fn advance_clock_secs(&self, secs: i64) {
-        self.core.lock().state.clock_offset_ms += secs.max(0) * 1000;
+        {
+            // Saturating: a huge advance must not overflow the clock (control API input).
+            let mut core = self.core.lock();
+            let offset = core.state.clock_offset_ms;
+            core.state.clock_offset_ms = offset.saturating_add(secs.max(0).saturating_mul(1000));
+        }
         self.tick();
         self.mark_dirty();
     }

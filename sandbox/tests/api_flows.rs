@@ -20,13 +20,158 @@ fn charge_req(cp: &str, minor: i64) -> CreateChargeRequest {
     r
 }
 
+fn capture(minor: i64) -> CaptureChargeRequest {
+    CaptureChargeRequest {
+        capture_amount: eur(minor),
+        soft_descriptor: None,
+    }
+}
+
+fn refund(charge_id: &str, minor: i64) -> CreateRefundRequest {
+    CreateRefundRequest {
+        charge_id: charge_id.to_string(),
+        refund_amount: eur(minor),
+        soft_descriptor: None,
+    }
+}
+
+fn complete(minor: i64) -> CompleteCheckoutSessionRequest {
+    CompleteCheckoutSessionRequest {
+        charge_amount: Some(eur(minor)),
+        total_order_amount: None,
+    }
+}
+
+fn close_req(reason: &str, cancel_pending_charges: Option<bool>) -> CloseChargePermissionRequest {
+    CloseChargePermissionRequest {
+        closure_reason: reason.into(),
+        cancel_pending_charges,
+    }
+}
+
+/// The permission is `Closed` with exactly this reason.
+fn assert_closed(p: &ChargePermission, reason: ReasonCode) {
+    assert_eq!(p.status_details.state, ChargePermissionState::Closed);
+    assert_eq!(p.status_details.reasons[0].reason_code, reason);
+}
+
+fn cancel(reason: &str) -> CancelChargeRequest {
+    CancelChargeRequest {
+        cancellation_reason: reason.into(),
+    }
+}
+
+/// The MFA challenge URL of a 202 `ActionRequired` charge.
+fn redirect_of(ch: &Charge) -> String {
+    ch.web_checkout_details
+        .as_ref()
+        .and_then(|w| w.amazon_pay_redirect_url.clone())
+        .expect("amazonPayRedirectUrl")
+}
+
+/// Create Charge (MIT, EUR) that must answer 201 → the Charge.
+async fn charge(c: &savedwallet_amazon_pay::AmazonPayClient, cp: &str, minor: i64) -> Charge {
+    let r = c
+        .create_charge(&charge_req(cp, minor), &key())
+        .await
+        .expect("create charge");
+    assert_eq!(r.status, 201);
+    r.body
+}
+
+/// The client sending `x-amz-pay-simulation-code: code` with every call.
+fn simulating(
+    c: &savedwallet_amazon_pay::AmazonPayClient,
+    code: &str,
+) -> savedwallet_amazon_pay::AmazonPayClient {
+    c.with_simulation_code(code).expect("simulation code")
+}
+
+/// Create Charge (MIT, EUR) that must fail → (status, reasonCode).
+async fn charge_err(
+    c: &savedwallet_amazon_pay::AmazonPayClient,
+    cp: &str,
+    minor: i64,
+) -> (u16, String) {
+    api_err(c.create_charge(&charge_req(cp, minor), &key()).await)
+}
+
+/// Get Charge Permission → its state.
+async fn permission_state(
+    c: &savedwallet_amazon_pay::AmazonPayClient,
+    cp: &str,
+) -> ChargePermissionState {
+    c.get_charge_permission(cp)
+        .await
+        .expect("get charge permission")
+        .body
+        .status_details
+        .state
+}
+
+/// Advances the clock by `seconds`, then Get Charge → its state and reason code.
+async fn charge_status_after(
+    sb: &savedwallet_sandbox::SandboxHandle,
+    c: &savedwallet_amazon_pay::AmazonPayClient,
+    id: &str,
+    seconds: i64,
+) -> (ChargeState, Option<ReasonCode>) {
+    advance(sb, seconds).await;
+    charge_status(c, id).await
+}
+
+/// Get Charge → its state and reason code.
+async fn charge_status(
+    c: &savedwallet_amazon_pay::AmazonPayClient,
+    id: &str,
+) -> (ChargeState, Option<ReasonCode>) {
+    let d = c
+        .get_charge(id)
+        .await
+        .expect("get charge")
+        .body
+        .status_details;
+    (d.state, d.reason_code)
+}
+
+fn pending_req(cp: &str, minor: i64) -> CreateChargeRequest {
+    let mut r = charge_req(cp, minor);
+    r.can_handle_pending_authorization = Some(true);
+    r
+}
+
+fn captured_req(cp: &str, minor: i64) -> CreateChargeRequest {
+    let mut r = charge_req(cp, minor);
+    r.capture_now = Some(true);
+    r
+}
+
+/// A fresh sandbox, the client pointed at it, and one EUR Saved Wallet with `preset`.
+async fn with_wallet(
+    preset: &str,
+) -> (
+    savedwallet_sandbox::SandboxHandle,
+    savedwallet_amazon_pay::AmazonPayClient,
+    String,
+) {
+    let sb = start().await;
+    let c = client(&sb);
+    let cp = wallet(&sb, preset).await;
+    (sb, c, cp)
+}
+
+/// A Saved Wallet from the control API → its charge permission id.
+async fn wallet_with(sb: &savedwallet_sandbox::SandboxHandle, body: Value) -> String {
+    let cp = control_wallet(sb, body).await;
+    cp["chargePermissionId"].as_str().expect("id").to_string()
+}
+
 async fn wallet(sb: &savedwallet_sandbox::SandboxHandle, preset: &str) -> String {
-    let cp = control_wallet(
+    wallet_with(
         sb,
         json!({"preset": preset, "region": "eu", "currency": "EUR"}),
     )
-    .await;
-    cp["chargePermissionId"].as_str().expect("id").to_string()
+    .await
 }
 
 /// Extracts the hidden form token from a buyer page.
@@ -81,9 +226,7 @@ fn session_id_from(location: &str) -> String {
 
 #[tokio::test]
 async fn authorize_capture_refund_lifecycle() {
-    let sb = start().await;
-    let c = client(&sb);
-    let cp = wallet(&sb, "always-approve").await;
+    let (sb, c, cp) = with_wallet("always-approve").await;
     let got = c.get_charge_permission(&cp).await.expect("get cp");
     assert_eq!(got.status, 200);
     assert!(got.request_id.is_some(), "x-amz-pay-request-id is sent");
@@ -112,14 +255,7 @@ async fn authorize_capture_refund_lifecycle() {
     assert!(suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_digit()));
 
     let cap = c
-        .capture_charge(
-            &ch.charge_id,
-            &CaptureChargeRequest {
-                capture_amount: eur(1499),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
+        .capture_charge(&ch.charge_id, &capture(1499), &key())
         .await
         .expect("capture");
     assert_eq!(cap.status, 200);
@@ -127,14 +263,7 @@ async fn authorize_capture_refund_lifecycle() {
     assert_eq!(cap.body.capture_amount, Some(eur(1499)));
 
     let rf = c
-        .create_refund(
-            &CreateRefundRequest {
-                charge_id: ch.charge_id.clone(),
-                refund_amount: eur(500),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
+        .create_refund(&refund(&ch.charge_id, 500), &key())
         .await
         .expect("refund");
     assert_eq!(rf.status, 201);
@@ -146,16 +275,7 @@ async fn authorize_capture_refund_lifecycle() {
     let ch2 = c.get_charge(&ch.charge_id).await.expect("get charge");
     assert_eq!(ch2.body.refunded_amount, Some(eur(500)));
     // Refund above captured + min(15 %, 75) → TransactionAmountExceeded.
-    let over = c
-        .create_refund(
-            &CreateRefundRequest {
-                charge_id: ch.charge_id.clone(),
-                refund_amount: eur(1300),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
-        .await;
+    let over = c.create_refund(&refund(&ch.charge_id, 1300), &key()).await;
     assert_eq!(api_err(over), (400, "TransactionAmountExceeded".into()));
     // Raw JSON shape: Amazon's timestamp format and field names.
     let raw = c
@@ -174,21 +294,10 @@ async fn authorize_capture_refund_lifecycle() {
 
 #[tokio::test]
 async fn cancel_expiry_and_capture_rules() {
-    let sb = start().await;
-    let c = client(&sb);
-    let cp = wallet(&sb, "always-approve").await;
-    let a = c
-        .create_charge(&charge_req(&cp, 1000), &key())
-        .await
-        .expect("a")
-        .body;
+    let (sb, c, cp) = with_wallet("always-approve").await;
+    let a = charge(&c, &cp, 1000).await;
     let canceled = c
-        .cancel_charge(
-            &a.charge_id,
-            &CancelChargeRequest {
-                cancellation_reason: "order canceled".into(),
-            },
-        )
+        .cancel_charge(&a.charge_id, &cancel("order canceled"))
         .await
         .expect("cancel");
     assert_eq!(canceled.body.status_details.state, ChargeState::Canceled);
@@ -196,66 +305,21 @@ async fn cancel_expiry_and_capture_rules() {
         canceled.body.status_details.reason_code,
         Some(ReasonCode::MerchantCanceled)
     );
-    let cap = c
-        .capture_charge(
-            &a.charge_id,
-            &CaptureChargeRequest {
-                capture_amount: eur(1000),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
-        .await;
+    let cap = c.capture_charge(&a.charge_id, &capture(1000), &key()).await;
     assert_eq!(api_err(cap), (422, "InvalidChargeStatus".into()));
-    let again = c
-        .cancel_charge(
-            &a.charge_id,
-            &CancelChargeRequest {
-                cancellation_reason: "x".into(),
-            },
-        )
-        .await;
+    let again = c.cancel_charge(&a.charge_id, &cancel("x")).await;
     assert_eq!(api_err(again), (422, "InvalidChargeStatus".into()));
 
-    let b = c
-        .create_charge(&charge_req(&cp, 1000), &key())
-        .await
-        .expect("b")
-        .body;
-    let refund = c
-        .create_refund(
-            &CreateRefundRequest {
-                charge_id: b.charge_id.clone(),
-                refund_amount: eur(100),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
-        .await;
+    let b = charge(&c, &cp, 1000).await;
+    let refund = c.create_refund(&refund(&b.charge_id, 100), &key()).await;
     assert_eq!(api_err(refund), (422, "InvalidChargeStatus".into()));
-    let over = c
-        .capture_charge(
-            &b.charge_id,
-            &CaptureChargeRequest {
-                capture_amount: eur(1001),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
-        .await;
+    let over = c.capture_charge(&b.charge_id, &capture(1001), &key()).await;
     assert_eq!(api_err(over), (400, "TransactionAmountExceeded".into()));
 
     // Capture more than 7 days after authorization runs asynchronously.
     advance(&sb, 8 * 24 * 3600).await;
     let late = c
-        .capture_charge(
-            &b.charge_id,
-            &CaptureChargeRequest {
-                capture_amount: eur(1000),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
+        .capture_charge(&b.charge_id, &capture(1000), &key())
         .await
         .expect("late capture");
     assert_eq!(
@@ -267,12 +331,15 @@ async fn cancel_expiry_and_capture_rules() {
     assert_eq!(done.status_details.state, ChargeState::Captured);
 
     // Authorized for 30 days without capture → Canceled / ExpiredUnused.
-    let d = c
-        .create_charge(&charge_req(&cp, 1000), &key())
-        .await
-        .expect("d")
-        .body;
-    advance(&sb, 30 * 24 * 3600 + 1).await;
+    let d = charge(&c, &cp, 1000).await;
+    assert_eq!(
+        charge_status_after(&sb, &c, &d.charge_id, 30 * 24 * 3600 - 60)
+            .await
+            .0,
+        ChargeState::Authorized,
+        "still capturable just before 30 days"
+    );
+    advance(&sb, 61).await;
     let expired = c.get_charge(&d.charge_id).await.expect("get").body;
     assert_eq!(expired.status_details.state, ChargeState::Canceled);
     assert_eq!(
@@ -283,9 +350,7 @@ async fn cancel_expiry_and_capture_rules() {
 
 #[tokio::test]
 async fn create_charge_validation_errors() {
-    let sb = start().await;
-    let c = client(&sb);
-    let cp = wallet(&sb, "always-approve").await;
+    let (sb, c, cp) = with_wallet("always-approve").await;
 
     let mut r = charge_req(&cp, 1000);
     r.soft_descriptor = Some("ACME".into());
@@ -323,45 +388,38 @@ async fn create_charge_validation_errors() {
         (404, "ResourceNotFound".into())
     );
 
-    let unknown = format!(
-        r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"1.00","currencyCode":"EUR"}},"surprise":1}}"#
-    );
-    let e = c
-        .call_raw(
-            Operation::CreateCharge,
-            None,
-            Some(unknown.into_bytes()),
-            Some(&key()),
-        )
-        .await;
-    assert_eq!(api_err(e), (400, "UnrecognizedField".into()));
-    let e = c
-        .call_raw(
-            Operation::CreateCharge,
-            None,
-            Some(b"{not json".to_vec()),
-            Some(&key()),
-        )
-        .await;
-    assert_eq!(api_err(e), (400, "InvalidRequestFormat".into()));
-    let e = c
-        .call_raw(
-            Operation::CreateCharge,
-            None,
-            Some(format!(r#"{{"chargePermissionId":"{cp}"}}"#).into_bytes()),
-            Some(&key()),
-        )
-        .await;
-    assert_eq!(api_err(e), (400, "MissingParameterValue".into()));
-    let e = c
-        .call_raw(
-            Operation::CreateCharge,
-            None,
-            Some(format!(r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"1.001","currencyCode":"EUR"}}}}"#).into_bytes()),
-            Some(&key()),
-        )
-        .await;
-    assert_eq!(api_err(e), (400, "InvalidParameterValue".into()));
+    // Raw bodies the typed client cannot produce → Amazon's 400 reason codes.
+    let bodies = [
+        (
+            format!(
+                r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"1.00","currencyCode":"EUR"}},"surprise":1}}"#
+            ),
+            "UnrecognizedField",
+        ),
+        ("{not json".to_string(), "InvalidRequestFormat"),
+        ("[1, 2]".to_string(), "InvalidRequestFormat"),
+        (
+            format!(r#"{{"chargePermissionId":"{cp}"}}"#),
+            "MissingParameterValue",
+        ),
+        (
+            format!(
+                r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"1.001","currencyCode":"EUR"}}}}"#
+            ),
+            "InvalidParameterValue",
+        ),
+    ];
+    for (body, reason) in bodies {
+        let e = c
+            .call_raw(
+                Operation::CreateCharge,
+                None,
+                Some(body.clone().into_bytes()),
+                Some(&key()),
+            )
+            .await;
+        assert_eq!(api_err(e), (400, reason.to_string()), "{body}");
+    }
 
     // Create Charge without an idempotency key (hand-built, signed).
     let body = format!(
@@ -371,18 +429,10 @@ async fn create_charge_validation_errors() {
     raw.headers
         .retain(|(n, _)| n != "x-amz-pay-idempotency-key");
     raw.signed.retain(|n| n != "x-amz-pay-idempotency-key");
-    let (status, v) = raw.send(&sb).await;
-    assert_eq!(
-        (status, v["reasonCode"].as_str()),
-        (400, Some("MissingHeaderValue"))
-    );
+    assert_eq!(raw.outcome(&sb).await, (400, "MissingHeaderValue".into()));
     // Wrong method on a known resource.
     let raw = RawRequest::new(&sb, "GET", "/v2/charges", "");
-    let (status, v) = raw.send(&sb).await;
-    assert_eq!(
-        (status, v["reasonCode"].as_str()),
-        (405, Some("UnsupportedOperation"))
-    );
+    assert_eq!(raw.outcome(&sb).await, (405, "UnsupportedOperation".into()));
 }
 
 #[tokio::test]
@@ -399,7 +449,7 @@ async fn create_charge_simulation_codes() {
     ];
     for (code, status, reason) in cases {
         let cp = wallet(&sb, "always-approve").await;
-        let sim = c.with_simulation_code(*code).expect("sim");
+        let sim = simulating(&c, code);
         let e = sim.create_charge(&charge_req(&cp, 1000), &key()).await;
         assert_eq!(api_err(e), (*status, reason.to_string()), "code {code}");
         let state = c
@@ -438,15 +488,14 @@ async fn create_charge_simulation_codes() {
     ];
     for (code, end, reason) in pending {
         let cp = wallet(&sb, "always-approve").await;
-        let sim = c.with_simulation_code(*code).expect("sim");
+        let sim = simulating(&c, code);
         let e = sim.create_charge(&charge_req(&cp, 1000), &key()).await;
         assert_eq!(
             api_err(e),
             (422, "TransactionTimedOut".into()),
             "{code} without pending"
         );
-        let mut r = charge_req(&cp, 1000);
-        r.can_handle_pending_authorization = Some(true);
+        let r = pending_req(&cp, 1000);
         let ch = sim.create_charge(&r, &key()).await.expect("pending").body;
         assert_eq!(ch.status_details.state, ChargeState::AuthorizationInitiated);
         advance(&sb, 31).await;
@@ -456,23 +505,16 @@ async fn create_charge_simulation_codes() {
     }
     // CaptureInitiated → Captured later.
     let cp = wallet(&sb, "always-approve").await;
-    let sim = c.with_simulation_code("CaptureInitiated").expect("sim");
-    let mut r = charge_req(&cp, 1000);
-    r.capture_now = Some(true);
+    let sim = simulating(&c, "CaptureInitiated");
+    let r = captured_req(&cp, 1000);
     let ch = sim.create_charge(&r, &key()).await.expect("ci").body;
     assert_eq!(ch.status_details.state, ChargeState::CaptureInitiated);
-    advance(&sb, 31).await;
     assert_eq!(
-        c.get_charge(&ch.charge_id)
-            .await
-            .expect("get")
-            .body
-            .status_details
-            .state,
+        charge_status_after(&sb, &c, &ch.charge_id, 31).await.0,
         ChargeState::Captured
     );
     // BuyerActionRequired forces the MFA answer for a CIT charge.
-    let sim = c.with_simulation_code("BuyerActionRequired").expect("sim");
+    let sim = simulating(&c, "BuyerActionRequired");
     let mut r = charge_req(&cp, 1000);
     r.charge_initiator = Some(ChargeInitiator::Citu);
     r.web_checkout_details = Some(WebCheckoutDetails {
@@ -483,12 +525,12 @@ async fn create_charge_simulation_codes() {
     assert_eq!(mfa.status, 202);
     assert_eq!(mfa.body.status_details.state, ChargeState::ActionRequired);
     // Unknown code, and a code on an operation that takes none.
-    let bad = c.with_simulation_code("NoSuchCode").expect("sim");
+    let bad = simulating(&c, "NoSuchCode");
     assert_eq!(
         api_err(bad.create_charge(&charge_req(&cp, 1000), &key()).await),
         (400, "InvalidSandboxSimulationSpecified".into())
     );
-    let on_get = c.with_simulation_code("HardDeclined").expect("sim");
+    let on_get = simulating(&c, "HardDeclined");
     assert_eq!(
         api_err(on_get.get_charge_permission(&cp).await),
         (400, "InvalidSandboxSimulationSpecified".into())
@@ -497,58 +539,21 @@ async fn create_charge_simulation_codes() {
 
 #[tokio::test]
 async fn other_operation_simulation_codes() {
-    let sb = start().await;
-    let c = client(&sb);
-    let cp = wallet(&sb, "always-approve").await;
+    let (sb, c, cp) = with_wallet("always-approve").await;
     // Capture: CaptureInitiated, AmazonRejected, ProcessingFailure.
-    let a = c
-        .create_charge(&charge_req(&cp, 1000), &key())
-        .await
-        .expect("a")
-        .body;
-    let e = c
-        .with_simulation_code("ProcessingFailure")
-        .expect("sim")
-        .capture_charge(
-            &a.charge_id,
-            &CaptureChargeRequest {
-                capture_amount: eur(1000),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
+    let a = charge(&c, &cp, 1000).await;
+    let e = simulating(&c, "ProcessingFailure")
+        .capture_charge(&a.charge_id, &capture(1000), &key())
         .await;
     assert_eq!(api_err(e), (500, "ProcessingFailure".into()));
-    let ci = c
-        .with_simulation_code("CaptureInitiated")
-        .expect("sim")
-        .capture_charge(
-            &a.charge_id,
-            &CaptureChargeRequest {
-                capture_amount: eur(1000),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
+    let ci = simulating(&c, "CaptureInitiated")
+        .capture_charge(&a.charge_id, &capture(1000), &key())
         .await
         .expect("capture initiated");
     assert_eq!(ci.body.status_details.state, ChargeState::CaptureInitiated);
-    let b = c
-        .create_charge(&charge_req(&cp, 1000), &key())
-        .await
-        .expect("b")
-        .body;
-    let e = c
-        .with_simulation_code("AmazonRejected")
-        .expect("sim")
-        .capture_charge(
-            &b.charge_id,
-            &CaptureChargeRequest {
-                capture_amount: eur(1000),
-                soft_descriptor: None,
-            },
-            &key(),
-        )
+    let b = charge(&c, &cp, 1000).await;
+    let e = simulating(&c, "AmazonRejected")
+        .capture_charge(&b.charge_id, &capture(1000), &key())
         .await;
     assert_eq!(api_err(e), (422, "AmazonRejected".into()));
     let b2 = c.get_charge(&b.charge_id).await.expect("get").body;
@@ -560,20 +565,10 @@ async fn other_operation_simulation_codes() {
 
     // Refund: AmazonRejected / ProcessingFailure → Declined after settlement.
     for code in ["AmazonRejected", "ProcessingFailure"] {
-        let mut r = charge_req(&cp, 1000);
-        r.capture_now = Some(true);
+        let r = captured_req(&cp, 1000);
         let ch = c.create_charge(&r, &key()).await.expect("captured").body;
-        let rf = c
-            .with_simulation_code(code)
-            .expect("sim")
-            .create_refund(
-                &CreateRefundRequest {
-                    charge_id: ch.charge_id,
-                    refund_amount: eur(1000),
-                    soft_descriptor: None,
-                },
-                &key(),
-            )
+        let rf = simulating(&c, code)
+            .create_refund(&refund(&ch.charge_id, 1000), &key())
             .await
             .expect("refund")
             .body;
@@ -588,31 +583,36 @@ async fn other_operation_simulation_codes() {
     }
 
     // Close: AmazonClosed.
-    let closed = c
-        .with_simulation_code("AmazonClosed")
-        .expect("sim")
-        .close_charge_permission(
-            &cp,
-            &CloseChargePermissionRequest {
-                closure_reason: "test".into(),
-                cancel_pending_charges: None,
-            },
-        )
+    let closed = simulating(&c, "AmazonClosed")
+        .close_charge_permission(&cp, &close_req("test", None))
         .await
         .expect("close")
         .body;
-    assert_eq!(closed.status_details.state, ChargePermissionState::Closed);
+    assert_closed(&closed, ReasonCode::AmazonClosed);
+
+    // AuthorizationInitiated does not fit a setup-only session (nothing to authorize).
+    let sid = setup_session(&sb).await;
+    let e = simulating(&c, "AuthorizationInitiated")
+        .complete_checkout_session(&sid, &CompleteCheckoutSessionRequest::default(), &key())
+        .await;
     assert_eq!(
-        closed.status_details.reasons[0].reason_code,
-        ReasonCode::AmazonClosed
+        api_err(e),
+        (400, "InvalidSandboxSimulationSpecified".into())
+    );
+    assert_eq!(
+        c.get_checkout_session(&sid)
+            .await
+            .expect("get")
+            .body
+            .status_details
+            .state,
+        CheckoutSessionState::Open
     );
 
     // Complete Checkout Session: BuyerCanceled / AmazonCanceled / Declined.
     for code in ["BuyerCanceled", "AmazonCanceled", "Declined"] {
         let sid = setup_session(&sb).await;
-        let e = c
-            .with_simulation_code(code)
-            .expect("sim")
+        let e = simulating(&c, code)
             .complete_checkout_session(&sid, &CompleteCheckoutSessionRequest::default(), &key())
             .await;
         assert_eq!(api_err(e), (422, "CheckoutSessionCanceled".into()));
@@ -645,13 +645,20 @@ fn setup_request() -> CreateCheckoutSessionRequest {
     }
 }
 
-async fn setup_session(sb: &savedwallet_sandbox::SandboxHandle) -> String {
-    client(sb)
-        .create_checkout_session(&setup_request(), &key())
+/// Create Checkout Session that must succeed → its id.
+async fn new_session(
+    c: &savedwallet_amazon_pay::AmazonPayClient,
+    req: &CreateCheckoutSessionRequest,
+) -> String {
+    c.create_checkout_session(req, &key())
         .await
         .expect("create session")
         .body
         .checkout_session_id
+}
+
+async fn setup_session(sb: &savedwallet_sandbox::SandboxHandle) -> String {
+    new_session(&client(sb), &setup_request()).await
 }
 
 #[tokio::test]
@@ -730,7 +737,10 @@ async fn saved_wallet_setup_through_the_consent_page() {
     }
     // An open session expires after 24 h.
     let sid = setup_session(&sb).await;
-    advance(&sb, 24 * 3600 + 1).await;
+    advance(&sb, 24 * 3600 - 60).await;
+    let s = c.get_checkout_session(&sid).await.expect("get").body;
+    assert_eq!(s.status_details.state, CheckoutSessionState::Open);
+    advance(&sb, 61).await;
     let s = c.get_checkout_session(&sid).await.expect("get").body;
     assert_eq!(s.status_details.state, CheckoutSessionState::Canceled);
     assert_eq!(s.status_details.reason_code, Some(ReasonCode::Expired));
@@ -750,9 +760,7 @@ async fn saved_wallet_setup_through_the_consent_page() {
 
 #[tokio::test]
 async fn idempotent_replay_and_duplicate_key() {
-    let sb = start().await;
-    let c = client(&sb);
-    let cp = wallet(&sb, "always-approve").await;
+    let (sb, c, cp) = with_wallet("always-approve").await;
     let k = key();
     let first = c
         .create_charge(&charge_req(&cp, 1000), &k)
@@ -787,9 +795,7 @@ async fn idempotent_replay_and_duplicate_key() {
     );
     // 5xx answers are not stored: the retry with the same key is applied.
     let k3 = key();
-    let e = c
-        .with_simulation_code("ProcessingFailure")
-        .expect("sim")
+    let e = simulating(&c, "ProcessingFailure")
         .create_charge(&charge_req(&cp, 700), &k3)
         .await;
     assert_eq!(api_err(e).0, 500);
@@ -799,16 +805,7 @@ async fn idempotent_replay_and_duplicate_key() {
         .expect("retry");
     assert_eq!(ok.body.status_details.state, ChargeState::Authorized);
     // Keys are per environment of the key id, not per operation: same key on a refund differs.
-    let e = c
-        .create_refund(
-            &CreateRefundRequest {
-                charge_id: ok.body.charge_id.clone(),
-                refund_amount: eur(1),
-                soft_descriptor: None,
-            },
-            &k3,
-        )
-        .await;
+    let e = c.create_refund(&refund(&ok.body.charge_id, 1), &k3).await;
     assert_eq!(api_err(e), (400, "DuplicateIdempotencyKey".into()));
 }
 
@@ -817,27 +814,22 @@ async fn behaviour_presets_and_monthly_limit_across_month_boundary() {
     let sb = start().await;
     let c = client(&sb);
     // soft-decline twice, then approve.
-    let cp = control_wallet(
+    let cp = wallet_with(
         &sb,
         json!({"preset": "soft-decline", "region": "eu", "softDeclines": 2}),
     )
     .await;
-    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
     for _ in 0..2 {
         assert_eq!(
-            api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+            charge_err(&c, &cp, 1000).await,
             (422, "SoftDeclined".into())
         );
-        let perm = c.get_charge_permission(&cp).await.expect("cp").body;
-        assert_eq!(perm.status_details.state, ChargePermissionState::Chargeable);
+        assert_eq!(
+            permission_state(&c, &cp).await,
+            ChargePermissionState::Chargeable
+        );
     }
-    assert_eq!(
-        c.create_charge(&charge_req(&cp, 1000), &key())
-            .await
-            .expect("3rd")
-            .status,
-        201
-    );
+    charge(&c, &cp, 1000).await;
 
     // low-limit wallet: 100.00 EUR a month.
     let cp = control_wallet(
@@ -850,34 +842,21 @@ async fn behaviour_presets_and_monthly_limit_across_month_boundary() {
         json!({"amount": "100.00", "currencyCode": "EUR"})
     );
     let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
-    let a = c
-        .create_charge(&charge_req(&cp, 6000), &key())
-        .await
-        .expect("60")
-        .body;
+    let a = charge(&c, &cp, 6000).await;
     assert_eq!(
-        api_err(c.create_charge(&charge_req(&cp, 5000), &key()).await),
+        charge_err(&c, &cp, 5000).await,
         (400, "PeriodicAmountExceeded".into())
     );
     let perm = c.get_charge_permission(&cp).await.expect("cp").body;
     assert_eq!(perm.limits.and_then(|l| l.amount_balance), Some(eur(4000)));
     // A canceled charge stops counting.
-    c.cancel_charge(
-        &a.charge_id,
-        &CancelChargeRequest {
-            cancellation_reason: "x".into(),
-        },
-    )
-    .await
-    .expect("cancel");
-    let b = c
-        .create_charge(&charge_req(&cp, 9000), &key())
+    c.cancel_charge(&a.charge_id, &cancel("x"))
         .await
-        .expect("90 after cancel")
-        .body;
+        .expect("cancel");
+    let b = charge(&c, &cp, 9000).await;
     assert_eq!(b.status_details.state, ChargeState::Authorized);
     assert_eq!(
-        api_err(c.create_charge(&charge_req(&cp, 2000), &key()).await),
+        charge_err(&c, &cp, 2000).await,
         (400, "PeriodicAmountExceeded".into())
     );
     // Move the clock into the next UTC calendar month: the limit resets.
@@ -901,41 +880,25 @@ async fn behaviour_presets_and_monthly_limit_across_month_boundary() {
     assert_eq!(c2.status, 201);
 
     // async-approve: AuthorizationInitiated, then Authorized.
-    let cp = control_wallet(
+    let cp = wallet_with(
         &sb,
         json!({"preset": "async-approve", "region": "eu", "asyncDelaySeconds": 30}),
     )
     .await;
-    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
-    let mut r = charge_req(&cp, 1000);
-    r.can_handle_pending_authorization = Some(true);
+    let r = pending_req(&cp, 1000);
     let p = c.create_charge(&r, &key()).await.expect("pending").body;
     assert_eq!(p.status_details.state, ChargeState::AuthorizationInitiated);
-    advance(&sb, 29).await;
     assert_eq!(
-        c.get_charge(&p.charge_id)
-            .await
-            .expect("g")
-            .body
-            .status_details
-            .state,
+        charge_status_after(&sb, &c, &p.charge_id, 29).await.0,
         ChargeState::AuthorizationInitiated
     );
-    advance(&sb, 2).await;
     assert_eq!(
-        c.get_charge(&p.charge_id)
-            .await
-            .expect("g")
-            .body
-            .status_details
-            .state,
+        charge_status_after(&sb, &c, &p.charge_id, 2).await.0,
         ChargeState::Authorized
     );
     // async-decline: Declined / HardDeclined and the permission needs an update.
-    let cp = control_wallet(&sb, json!({"preset": "async-decline", "region": "eu"})).await;
-    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
-    let mut r = charge_req(&cp, 1000);
-    r.can_handle_pending_authorization = Some(true);
+    let cp = wallet_with(&sb, json!({"preset": "async-decline", "region": "eu"})).await;
+    let r = pending_req(&cp, 1000);
     let p = c.create_charge(&r, &key()).await.expect("pending").body;
     advance(&sb, 31).await;
     let d = c.get_charge(&p.charge_id).await.expect("g").body;
@@ -943,9 +906,8 @@ async fn behaviour_presets_and_monthly_limit_across_month_boundary() {
         (d.status_details.state, d.status_details.reason_code),
         (ChargeState::Declined, Some(ReasonCode::HardDeclined))
     );
-    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
     assert_eq!(
-        perm.status_details.state,
+        permission_state(&c, &cp).await,
         ChargePermissionState::NonChargeable
     );
 }
@@ -962,17 +924,9 @@ fn mfa_charge(cp: &str) -> CreateChargeRequest {
 
 #[tokio::test]
 async fn mfa_challenge_approve_fail_abandon_expire() {
-    let sb = start().await;
-    let c = client(&sb);
-    let cp = wallet(&sb, "mfa-required").await;
+    let (sb, c, cp) = with_wallet("mfa-required").await;
     // MIT charges never get a challenge; CIT without a return URL cannot be challenged.
-    assert_eq!(
-        c.create_charge(&charge_req(&cp, 100), &key())
-            .await
-            .expect("mit")
-            .status,
-        201
-    );
+    charge(&c, &cp, 100).await;
     let mut no_url = mfa_charge(&cp);
     no_url.web_checkout_details = None;
     assert_eq!(
@@ -1009,14 +963,7 @@ async fn mfa_challenge_approve_fail_abandon_expire() {
         );
         let sid = session_id_from(&location);
         let done = c
-            .complete_checkout_session(
-                &sid,
-                &CompleteCheckoutSessionRequest {
-                    charge_amount: Some(eur(2500)),
-                    total_order_amount: None,
-                },
-                &key(),
-            )
+            .complete_checkout_session(&sid, &complete(2500), &key())
             .await;
         let after = c.get_charge(&ch.charge_id).await.expect("get").body;
         if ok {
@@ -1040,20 +987,10 @@ async fn mfa_challenge_approve_fail_abandon_expire() {
         .await
         .expect("mfa")
         .body;
-    let redirect = ch
-        .web_checkout_details
-        .and_then(|w| w.amazon_pay_redirect_url)
-        .expect("redirect");
+    let redirect = redirect_of(&ch);
     let sid = session_id_from(&submit_page(&redirect, &[("outcome", "approved")]).await);
     let e = c
-        .complete_checkout_session(
-            &sid,
-            &CompleteCheckoutSessionRequest {
-                charge_amount: Some(eur(2499)),
-                total_order_amount: None,
-            },
-            &key(),
-        )
+        .complete_checkout_session(&sid, &complete(2499), &key())
         .await;
     assert_eq!(api_err(e), (409, "AmountMismatch".into()));
     // Not completed within 24 h: the authorization is voided.
@@ -1062,23 +999,42 @@ async fn mfa_challenge_approve_fail_abandon_expire() {
         .await
         .expect("mfa")
         .body;
-    let redirect = ch
-        .web_checkout_details
-        .and_then(|w| w.amazon_pay_redirect_url)
-        .expect("redirect");
+    let redirect = redirect_of(&ch);
     let sid = session_id_from(&submit_page(&redirect, &[("outcome", "approved")]).await);
-    advance(&sb, 24 * 3600 + 1).await;
-    let voided = c.get_charge(&ch.charge_id).await.expect("get").body;
-    assert_eq!(voided.status_details.state, ChargeState::Canceled);
+    assert_eq!(
+        charge_status_after(&sb, &c, &ch.charge_id, 24 * 3600 + 1).await,
+        (ChargeState::Canceled, Some(ReasonCode::Expired))
+    );
+    // Complete Checkout Session simulation codes end the waiting charge accordingly.
+    for (code, want) in [
+        (
+            "Declined",
+            (ChargeState::Declined, Some(ReasonCode::MFAFailed)),
+        ),
+        (
+            "AmazonCanceled",
+            (ChargeState::Canceled, Some(ReasonCode::AmazonCanceled)),
+        ),
+    ] {
+        let ch = c
+            .create_charge(&mfa_charge(&cp), &key())
+            .await
+            .expect("mfa")
+            .body;
+        let sid =
+            session_id_from(&submit_page(&redirect_of(&ch), &[("outcome", "approved")]).await);
+        let e = simulating(&c, code)
+            .complete_checkout_session(&sid, &complete(2500), &key())
+            .await;
+        assert_eq!(
+            api_err(e),
+            (422, "CheckoutSessionCanceled".into()),
+            "{code}"
+        );
+        assert_eq!(charge_status(&c, &ch.charge_id).await, want, "{code}");
+    }
     let e = c
-        .complete_checkout_session(
-            &sid,
-            &CompleteCheckoutSessionRequest {
-                charge_amount: Some(eur(2500)),
-                total_order_amount: None,
-            },
-            &key(),
-        )
+        .complete_checkout_session(&sid, &complete(2500), &key())
         .await;
     assert_eq!(api_err(e), (422, "InvalidCheckoutSessionStatus".into()));
 }
@@ -1090,16 +1046,15 @@ async fn hard_decline_update_page_ipn_then_chargeable() {
     let c = client(&sb);
     let cp = wallet(&sb, "hard-decline-until-updated").await;
     assert_eq!(
-        api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+        charge_err(&c, &cp, 1000).await,
         (422, "HardDeclined".into())
     );
-    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
     assert_eq!(
-        perm.status_details.state,
+        permission_state(&c, &cp).await,
         ChargePermissionState::NonChargeable
     );
     assert_eq!(
-        api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+        charge_err(&c, &cp, 1000).await,
         (422, "InvalidChargePermissionStatus".into())
     );
     let first = ipn
@@ -1114,15 +1069,11 @@ async fn hard_decline_update_page_ipn_then_chargeable() {
     assert!(location.contains("done=updated"));
     let both = ipn.wait_count(|m| m["ObjectId"] == cp.as_str(), 2).await;
     assert!(both.iter().all(|m| m["ObjectType"] == "CHARGE_PERMISSION"));
-    let perm = c.get_charge_permission(&cp).await.expect("cp").body;
-    assert_eq!(perm.status_details.state, ChargePermissionState::Chargeable);
     assert_eq!(
-        c.create_charge(&charge_req(&cp, 1000), &key())
-            .await
-            .expect("charge again")
-            .status,
-        201
+        permission_state(&c, &cp).await,
+        ChargePermissionState::Chargeable
     );
+    charge(&c, &cp, 1000).await;
     let charge_ipn = ipn.wait_for(|m| m["ObjectType"] == "CHARGE").await;
     assert_eq!(charge_ipn["NotificationVersion"], "V2");
 }
@@ -1137,14 +1088,10 @@ async fn buyer_and_merchant_close() {
     let location = submit_page(&sb.payment_method_update_url(&cp), &[("action", "close")]).await;
     assert!(location.contains("done=closed"));
     let perm = c.get_charge_permission(&cp).await.expect("cp").body;
-    assert_eq!(perm.status_details.state, ChargePermissionState::Closed);
-    assert_eq!(
-        perm.status_details.reasons[0].reason_code,
-        ReasonCode::BuyerClosed
-    );
+    assert_closed(&perm, ReasonCode::BuyerClosed);
     ipn.wait_for(|m| m["ObjectId"] == cp.as_str()).await;
     assert_eq!(
-        api_err(c.create_charge(&charge_req(&cp, 1000), &key()).await),
+        charge_err(&c, &cp, 1000).await,
         (422, "InvalidChargePermissionStatus".into())
     );
     let e = c
@@ -1174,52 +1121,26 @@ async fn buyer_and_merchant_close() {
             .as_deref(),
         Some("sub-1")
     );
-    let a = c
-        .create_charge(&charge_req(&cp, 1000), &key())
-        .await
-        .expect("a")
-        .body;
-    let mut cap = charge_req(&cp, 500);
-    cap.capture_now = Some(true);
+    let a = charge(&c, &cp, 1000).await;
+    let cap = captured_req(&cp, 500);
     let b = c.create_charge(&cap, &key()).await.expect("b").body;
     let closed = c
-        .close_charge_permission(
-            &cp,
-            &CloseChargePermissionRequest {
-                closure_reason: "subscription canceled".into(),
-                cancel_pending_charges: Some(true),
-            },
-        )
+        .close_charge_permission(&cp, &close_req("subscription canceled", Some(true)))
         .await
         .expect("close")
         .body;
-    assert_eq!(closed.status_details.state, ChargePermissionState::Closed);
-    assert_eq!(
-        closed.status_details.reasons[0].reason_code,
-        ReasonCode::MerchantClosed
-    );
+    assert_closed(&closed, ReasonCode::MerchantClosed);
     let a2 = c.get_charge(&a.charge_id).await.expect("a").body;
     assert_eq!(
         a2.status_details.reason_code,
         Some(ReasonCode::ChargePermissionCanceled)
     );
     assert_eq!(
-        c.get_charge(&b.charge_id)
-            .await
-            .expect("b")
-            .body
-            .status_details
-            .state,
+        charge_status(&c, &b.charge_id).await.0,
         ChargeState::Captured
     );
     let again = c
-        .close_charge_permission(
-            &cp,
-            &CloseChargePermissionRequest {
-                closure_reason: "again".into(),
-                cancel_pending_charges: None,
-            },
-        )
+        .close_charge_permission(&cp, &close_req("again", None))
         .await;
     assert_eq!(
         api_err(again),
@@ -1345,10 +1266,7 @@ async fn throttling_faults_and_lost_responses() {
         ..Default::default()
     })
     .expect("faults");
-    assert_eq!(
-        api_err(c.create_charge(&charge_req(&cp, 4343), &key()).await).0,
-        503
-    );
+    assert_eq!(charge_err(&c, &cp, 4343).await.0, 503);
     sb.set_faults(savedwallet_sandbox::FaultConfig {
         reset_rate: 1.0,
         remaining: Some(1),
@@ -1366,13 +1284,7 @@ async fn throttling_faults_and_lost_responses() {
         .iter()
         .any(|c| c["chargeAmount"]["amount"] == "43.43"));
     // Faults are over: normal service.
-    assert_eq!(
-        c.create_charge(&charge_req(&cp, 4343), &key())
-            .await
-            .expect("ok")
-            .status,
-        201
-    );
+    charge(&c, &cp, 4343).await;
 }
 
 async fn control_post(
@@ -1402,12 +1314,7 @@ async fn checkout_with_payment_update_flow_and_ipn_ledger() {
         ..Default::default()
     });
     // Buyer choice through the control API instead of the HTML page.
-    let sid = c
-        .create_checkout_session(&req, &key())
-        .await
-        .expect("create")
-        .body
-        .checkout_session_id;
+    let sid = new_session(&c, &req).await;
     let (status, v) = control_post(
         &sb,
         &format!("/checkout-sessions/{sid}/buyer"),
@@ -1420,39 +1327,17 @@ async fn checkout_with_payment_update_flow_and_ipn_ledger() {
         .expect("url")
         .ends_with(&format!("amazonCheckoutSessionId={sid}")));
     let mismatch = c
-        .complete_checkout_session(
-            &sid,
-            &CompleteCheckoutSessionRequest {
-                charge_amount: Some(eur(1998)),
-                total_order_amount: None,
-            },
-            &key(),
-        )
+        .complete_checkout_session(&sid, &complete(1998), &key())
         .await;
     assert_eq!(api_err(mismatch), (409, "AmountMismatch".into()));
     let done = c
-        .complete_checkout_session(
-            &sid,
-            &CompleteCheckoutSessionRequest {
-                charge_amount: Some(eur(1999)),
-                total_order_amount: None,
-            },
-            &key(),
-        )
+        .complete_checkout_session(&sid, &complete(1999), &key())
         .await
         .expect("complete");
     assert_eq!(done.status, 200);
     let charge_id = done.body.charge_id.clone().expect("chargeId");
     let cp = done.body.charge_permission_id.clone().expect("cp");
-    assert_eq!(
-        c.get_charge(&charge_id)
-            .await
-            .expect("charge")
-            .body
-            .status_details
-            .state,
-        ChargeState::Captured
-    );
+    assert_eq!(charge_status(&c, &charge_id).await.0, ChargeState::Captured);
 
     // Pending authorization at completion → 202, resolved later.
     let mut pending = req.clone();
@@ -1462,54 +1347,27 @@ async fn checkout_with_payment_update_flow_and_ipn_ledger() {
         can_handle_pending_authorization: Some(true),
         ..Default::default()
     });
-    let sid2 = c
-        .create_checkout_session(&pending, &key())
-        .await
-        .expect("create")
-        .body
-        .checkout_session_id;
+    let sid2 = new_session(&c, &pending).await;
     control_post(&sb, &format!("/checkout-sessions/{sid2}/buyer"), json!({})).await;
-    let p = c
-        .with_simulation_code("AuthorizationInitiated")
-        .expect("sim")
-        .complete_checkout_session(
-            &sid2,
-            &CompleteCheckoutSessionRequest {
-                charge_amount: Some(eur(500)),
-                total_order_amount: None,
-            },
-            &key(),
-        )
+    let p = simulating(&c, "AuthorizationInitiated")
+        .complete_checkout_session(&sid2, &complete(500), &key())
         .await
         .expect("complete pending");
     assert_eq!(p.status, 202);
     let pending_charge = p.body.charge_id.expect("charge id");
-    advance(&sb, 31).await;
     assert_eq!(
-        c.get_charge(&pending_charge)
-            .await
-            .expect("g")
-            .body
-            .status_details
-            .state,
+        charge_status_after(&sb, &c, &pending_charge, 31).await.0,
         ChargeState::Authorized
     );
 
     // Hosted Update flow (SPEC §11.6): a session carrying the permission id re-enables it.
-    let sb_close = c
-        .with_simulation_code("HardDeclined")
-        .expect("sim")
+    let sb_close = simulating(&c, "HardDeclined")
         .create_charge(&charge_req(&cp, 100), &key())
         .await;
     assert_eq!(api_err(sb_close).1, "HardDeclined");
     let mut upd = setup_request();
     upd.charge_permission_id = Some(cp.clone());
-    let usid = c
-        .create_checkout_session(&upd, &key())
-        .await
-        .expect("update session")
-        .body
-        .checkout_session_id;
+    let usid = new_session(&c, &upd).await;
     let location = submit_page(
         &format!("{}/checkout/{usid}", sb.base_url()),
         &[("action", "consent"), ("preset", "always-approve")],
@@ -1522,12 +1380,7 @@ async fn checkout_with_payment_update_flow_and_ipn_ledger() {
         .expect("complete update");
     assert_eq!(done.body.charge_permission_id.as_deref(), Some(cp.as_str()));
     assert_eq!(
-        c.get_charge_permission(&cp)
-            .await
-            .expect("cp")
-            .body
-            .status_details
-            .state,
+        permission_state(&c, &cp).await,
         ChargePermissionState::Chargeable
     );
 
@@ -1538,10 +1391,7 @@ async fn checkout_with_payment_update_flow_and_ipn_ledger() {
         .await
         .expect("mfa")
         .body;
-    let redirect = ch
-        .web_checkout_details
-        .and_then(|w| w.amazon_pay_redirect_url)
-        .expect("redirect");
+    let redirect = redirect_of(&ch);
     let msid = redirect.rsplit('/').next().expect("sid").to_string();
     let (status, _) = control_post(
         &sb,
@@ -1550,16 +1400,9 @@ async fn checkout_with_payment_update_flow_and_ipn_ledger() {
     )
     .await;
     assert_eq!(status, 200);
-    c.complete_checkout_session(
-        &msid,
-        &CompleteCheckoutSessionRequest {
-            charge_amount: Some(eur(2500)),
-            total_order_amount: None,
-        },
-        &key(),
-    )
-    .await
-    .expect("mfa complete");
+    c.complete_checkout_session(&msid, &complete(2500), &key())
+        .await
+        .expect("mfa complete");
 
     // Every state change was published as an IPN (ledger view).
     let ledger = sb.ledger();
@@ -1588,4 +1431,407 @@ async fn checkout_with_payment_update_flow_and_ipn_ledger() {
         w["limits"]["amountLimit"],
         json!({"amount": "15000.00", "currencyCode": "USD"})
     );
+}
+
+#[tokio::test]
+async fn refund_allowance_and_count_limits() {
+    let (sb, c, cp) = with_wallet("always-approve").await;
+    // 100.00 captured: 15 % (15.00) is below 75.00, so at most 115.00 in total;
+    // 1,000.00 captured: 15 % (150.00) is above 75.00, so at most 1,075.00.
+    for (captured_minor, max_total) in [(10_000, 11_500), (100_000, 107_500)] {
+        let ch = c
+            .create_charge(&captured_req(&cp, captured_minor), &key())
+            .await
+            .expect("captured")
+            .body;
+        let over = c
+            .create_refund(&refund(&ch.charge_id, max_total + 1), &key())
+            .await;
+        assert_eq!(
+            api_err(over),
+            (400, "TransactionAmountExceeded".into()),
+            "{captured_minor}"
+        );
+        let exact = c
+            .create_refund(&refund(&ch.charge_id, max_total), &key())
+            .await
+            .expect("exactly the allowance");
+        assert_eq!(exact.status, 201);
+        let more = c.create_refund(&refund(&ch.charge_id, 1), &key()).await;
+        assert_eq!(api_err(more), (400, "TransactionAmountExceeded".into()));
+    }
+    // At most 10 refunds per charge (SPEC §4.7, simulator choice).
+    let many = c
+        .create_charge(&captured_req(&cp, 2_000), &key())
+        .await
+        .expect("many")
+        .body;
+    for i in 0..10 {
+        c.create_refund(&refund(&many.charge_id, 100), &key())
+            .await
+            .unwrap_or_else(|e| panic!("refund {i}: {e}"));
+    }
+    assert_eq!(
+        api_err(c.create_refund(&refund(&many.charge_id, 100), &key()).await),
+        (422, "TransactionCountExceeded".into())
+    );
+    // A declined refund frees its amount for another refund.
+    let d = c
+        .create_charge(&captured_req(&cp, 1_000), &key())
+        .await
+        .expect("d")
+        .body;
+    let rejected = simulating(&c, "AmazonRejected")
+        .create_refund(&refund(&d.charge_id, 1_000), &key())
+        .await
+        .expect("refund")
+        .body;
+    advance(&sb, 31).await;
+    assert_eq!(
+        c.get_refund(&rejected.refund_id)
+            .await
+            .expect("get")
+            .body
+            .status_details
+            .state,
+        RefundState::Declined
+    );
+    assert_eq!(
+        c.create_refund(&refund(&d.charge_id, 1_000), &key())
+            .await
+            .expect("after decline")
+            .status,
+        201
+    );
+}
+
+#[tokio::test]
+async fn close_cancels_pending_charges_only_when_asked() {
+    let sb = start().await;
+    let c = client(&sb);
+    // Without cancelPendingCharges an Authorized charge survives the close.
+    let cp = wallet(&sb, "always-approve").await;
+    let kept = charge(&c, &cp, 1000).await;
+    c.close_charge_permission(&cp, &close_req("no cancel", Some(false)))
+        .await
+        .expect("close");
+    assert_eq!(
+        charge_status(&c, &kept.charge_id).await,
+        (ChargeState::Authorized, None)
+    );
+    assert_eq!(
+        c.capture_charge(&kept.charge_id, &capture(1000), &key())
+            .await
+            .expect("capture after close")
+            .body
+            .status_details
+            .state,
+        ChargeState::Captured
+    );
+    // With it, AuthorizationInitiated and ActionRequired charges are canceled too.
+    let cp = wallet(&sb, "mfa-required").await;
+    let pending = pending_req(&cp, 1000);
+    let pending = simulating(&c, "AuthorizationInitiated")
+        .create_charge(&pending, &key())
+        .await
+        .expect("pending")
+        .body;
+    let mfa = c
+        .create_charge(&mfa_charge(&cp), &key())
+        .await
+        .expect("mfa")
+        .body;
+    assert_eq!(mfa.status_details.state, ChargeState::ActionRequired);
+    c.close_charge_permission(&cp, &close_req("cancel all", Some(true)))
+        .await
+        .expect("close");
+    for id in [&pending.charge_id, &mfa.charge_id] {
+        assert_eq!(
+            charge_status(&c, id).await,
+            (
+                ChargeState::Canceled,
+                Some(ReasonCode::ChargePermissionCanceled)
+            ),
+            "{id}"
+        );
+    }
+    // The async timer of the canceled charge does not revive it.
+    assert_eq!(
+        charge_status_after(&sb, &c, &pending.charge_id, 31).await.0,
+        ChargeState::Canceled
+    );
+}
+
+#[tokio::test]
+async fn request_id_on_every_answer_and_amazon_id_shapes() {
+    let sb = start().await;
+    let cp = wallet(&sb, "always-approve").await;
+    // S01-1234567-1234567 (P01 in Live).
+    let parts: Vec<&str> = cp.split('-').collect();
+    assert_eq!(parts.len(), 3, "{cp}");
+    assert_eq!(parts[0], "S01");
+    assert!(parts[1..]
+        .iter()
+        .all(|p| p.len() == 7 && p.bytes().all(|b| b.is_ascii_digit())));
+    let sid = setup_session(&sb).await;
+    assert!(uuid::Uuid::parse_str(&sid).is_ok(), "session id {sid}");
+
+    let get = |path: String| RawRequest::new(&sb, "GET", &path, "");
+    let mut cases: Vec<(&str, RawRequest, Option<String>, u16)> = vec![
+        ("ok", get(format!("/v2/chargePermissions/{cp}")), None, 200),
+        (
+            "not found",
+            get("/v2/chargePermissions/S01-0000000-0000000".into()),
+            None,
+            404,
+        ),
+        ("wrong method", get("/v2/charges".into()), None, 405),
+        ("unknown path", get("/v2/nothing".into()), None, 404),
+        (
+            "bad body",
+            RawRequest::new(&sb, "POST", "/v2/charges", "{"),
+            None,
+            400,
+        ),
+    ];
+    let forged = get(format!("/v2/chargePermissions/{cp}"));
+    let auth = forged
+        .authorization()
+        .replace("Signature=", "Signature=AAAA");
+    cases.push(("bad signature", forged, Some(auth), 403));
+    let unsigned = get(format!("/v2/chargePermissions/{cp}"));
+    cases.push(("no authorization", unsigned, Some(String::new()), 400));
+    let mut seen = std::collections::HashSet::new();
+    for (name, req, auth, want) in cases {
+        let auth = auth.unwrap_or_else(|| req.authorization());
+        let (status, headers, body) = req.send_full(&sb, &auth).await;
+        assert_eq!(status, want, "{name}: {body}");
+        let id = headers
+            .get("x-amz-pay-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{name}: no x-amz-pay-request-id"));
+        assert!(
+            !id.is_empty() && seen.insert(id.to_string()),
+            "{name}: {id}"
+        );
+    }
+    // Injected throttling and outages carry it too.
+    for fault in [
+        savedwallet_sandbox::FaultConfig {
+            rate_429: 1.0,
+            remaining: Some(1),
+            ..Default::default()
+        },
+        savedwallet_sandbox::FaultConfig {
+            rate_5xx: 1.0,
+            remaining: Some(1),
+            ..Default::default()
+        },
+    ] {
+        sb.set_faults(fault).expect("faults");
+        let req = get(format!("/v2/chargePermissions/{cp}"));
+        let (status, headers, _) = req.send_full(&sb, &req.authorization()).await;
+        assert!(status == 429 || status == 503, "{status}");
+        assert!(headers.contains_key("x-amz-pay-request-id"), "{status}");
+    }
+}
+
+#[tokio::test]
+async fn live_ignores_simulation_codes() {
+    let sb = start().await;
+    let live = control_wallet(
+        &sb,
+        json!({"environment": "Live", "region": "eu", "currency": "EUR"}),
+    )
+    .await;
+    let live_id = live["chargePermissionId"].as_str().expect("id");
+    let body = format!(
+        r#"{{"chargePermissionId":"{live_id}","chargeAmount":{{"amount":"10.00","currencyCode":"EUR"}}}}"#
+    );
+    let mut req = RawRequest::new(&sb, "POST", "/live/v2/charges", &body);
+    req.key_id = LEGACY_KEY_ID.into();
+    req.signed_simulation_code("HardDeclined");
+    let (status, v) = req.send(&sb).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["statusDetails"]["state"], "Authorized");
+    assert_eq!(v["releaseEnvironment"], "Live");
+    // The same signed code in Sandbox is applied.
+    let cp = wallet(&sb, "always-approve").await;
+    let body = body.replace(live_id, &cp);
+    let mut req = RawRequest::new(&sb, "POST", "/sandbox/v2/charges", &body);
+    req.key_id = LEGACY_KEY_ID.into();
+    req.signed_simulation_code("HardDeclined");
+    assert_eq!(req.outcome(&sb).await, (422, "HardDeclined".into()));
+}
+
+#[tokio::test]
+async fn buyer_pages_need_the_form_token_and_escape_merchant_text() {
+    let sb = start().await;
+    let c = client(&sb);
+    let mut req = setup_request();
+    req.merchant_metadata = Some(MerchantMetadata {
+        merchant_store_name: Some("<script>alert(1)</script> & Co".into()),
+        ..Default::default()
+    });
+    let sid = new_session(&c, &req).await;
+    let url = format!("{}/checkout/{sid}", sb.base_url());
+    let html = reqwest::get(&url)
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("<legend>") && html.contains("<button type=\"submit\""));
+    // A forged or missing token changes nothing.
+    let http = no_redirect_client();
+    for form in [
+        "token=forged&action=consent&preset=always-approve",
+        "action=consent&preset=always-approve",
+    ] {
+        let resp = http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("post");
+        assert!(resp.status().is_client_error(), "{form}: {}", resp.status());
+        let s = c.get_checkout_session(&sid).await.expect("get").body;
+        assert!(s.buyer.is_none(), "{form}");
+        assert_eq!(s.status_details.state, CheckoutSessionState::Open);
+    }
+    // The account page refuses a forged close, then a real close leaves no forms.
+    let cp = wallet(&sb, "always-approve").await;
+    let account = sb.payment_method_update_url(&cp);
+    let resp = http
+        .post(&account)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=forged&action=close")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status().as_u16(), 403);
+    assert_eq!(
+        permission_state(&c, &cp).await,
+        ChargePermissionState::Chargeable
+    );
+    submit_page(&account, &[("action", "close")]).await;
+    let html = reqwest::get(&account)
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("t");
+    assert!(html.contains("is closed") && !html.contains("<form"));
+    // A canceled checkout's consent page is gone.
+    let location = submit_page(&url, &[("action", "cancel")]).await;
+    assert_eq!(session_id_from(&location), sid);
+    let gone = reqwest::get(&url).await.expect("get");
+    assert_eq!(gone.status().as_u16(), 410);
+}
+
+#[tokio::test]
+async fn control_api_rejects_out_of_range_clock_and_delays() {
+    let sb = start().await;
+    let (status, _) = control_post(&sb, "/clock/advance", json!({"seconds": i64::MAX})).await;
+    assert_eq!(status, 400);
+    let (status, _) = control_post(&sb, "/clock/advance", json!({"seconds": -1})).await;
+    assert_eq!(status, 400);
+    let (status, _) = control_post(
+        &sb,
+        "/charge-permissions",
+        json!({"preset": "async-approve", "asyncDelaySeconds": i64::MAX}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // Still serving, clock untouched by the refused calls.
+    let clock: Value = reqwest::get(format!("{}/clock", sb.control_url()))
+        .await
+        .expect("clock")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(clock["offsetSeconds"], 0);
+}
+
+#[tokio::test]
+async fn test_cards_0701_and_4354_resolve_after_30_seconds_at_checkout() {
+    let sb = start().await;
+    let c = client(&sb);
+    let checkout = |can_pend: bool| {
+        let mut req = setup_request();
+        req.payment_method_on_file_metadata = None;
+        req.payment_details = Some(PaymentDetails {
+            payment_intent: Some(PaymentIntent::Authorize),
+            charge_amount: Some(eur(3000)),
+            can_handle_pending_authorization: Some(can_pend),
+            ..Default::default()
+        });
+        req
+    };
+    for (preset, end) in [
+        ("async-approve", (ChargeState::Authorized, None)),
+        (
+            "async-decline",
+            (ChargeState::Declined, Some(ReasonCode::HardDeclined)),
+        ),
+    ] {
+        let sid = new_session(&c, &checkout(true)).await;
+        let page = format!("{}/checkout/{sid}", sb.base_url());
+        let html = reqwest::get(&page)
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("t");
+        assert!(html.contains(if preset == "async-approve" {
+            "****0701"
+        } else {
+            "****4354"
+        }));
+        submit_page(&page, &[("action", "consent"), ("preset", preset)]).await;
+        let done = c
+            .complete_checkout_session(&sid, &complete(3000), &key())
+            .await
+            .expect("complete");
+        assert_eq!(done.status, 202, "{preset}: authorization pending");
+        let charge_id = done.body.charge_id.expect("chargeId");
+        assert_eq!(
+            charge_status(&c, &charge_id).await.0,
+            ChargeState::AuthorizationInitiated
+        );
+        assert_eq!(
+            charge_status_after(&sb, &c, &charge_id, 29).await.0,
+            ChargeState::AuthorizationInitiated,
+            "{preset}: not before 30 s"
+        );
+        assert_eq!(
+            charge_status_after(&sb, &c, &charge_id, 2).await,
+            end,
+            "{preset}"
+        );
+    }
+    // Without canHandlePendingAuthorization the pending card is an error at completion,
+    // and no Saved Wallet is left behind.
+    let wallets = |l: Value| l["chargePermissions"].as_array().map_or(0, |a| a.len());
+    let before = wallets(sb.ledger());
+    let sid = new_session(&c, &checkout(false)).await;
+    submit_page(
+        &format!("{}/checkout/{sid}", sb.base_url()),
+        &[("action", "consent"), ("preset", "async-approve")],
+    )
+    .await;
+    let e = c
+        .complete_checkout_session(&sid, &complete(3000), &key())
+        .await;
+    assert_eq!(api_err(e), (422, "CheckoutSessionCanceled".into()));
+    let s = c.get_checkout_session(&sid).await.expect("get").body;
+    assert_eq!(s.status_details.reason_code, Some(ReasonCode::Declined));
+    assert!(s.charge_permission_id.is_none());
+    assert_eq!(wallets(sb.ledger()), before);
 }

@@ -84,6 +84,16 @@ async fn node_sdk_vectors_verify_and_mutations_are_rejected() {
     }
     let v0 = &vectors["vectors"][0];
     type Mutation = Box<dyn Fn(&mut Vec<(String, String)>, &mut String, &mut String, &mut String)>;
+    // Rewrites every (name, value) header pair of the vector.
+    let each_header = |f: fn(&mut String, &mut String)| -> Mutation {
+        Box::new(
+            move |h: &mut Vec<(String, String)>, _: &mut String, _: &mut String, _: &mut String| {
+                for (n, v) in h.iter_mut() {
+                    f(n, v);
+                }
+            },
+        )
+    };
     let set = |name: &'static str, value: &'static str| -> Mutation {
         Box::new(
             move |h: &mut Vec<(String, String)>, _: &mut String, _: &mut String, _: &mut String| {
@@ -157,28 +167,20 @@ async fn node_sdk_vectors_verify_and_mutations_are_rejected() {
         ),
         (
             "header name case",
-            Box::new(
-                |h: &mut Vec<(String, String)>, _: &mut String, _: &mut String, _: &mut String| {
-                    for (n, _) in h.iter_mut() {
-                        if n == "Accept" {
-                            *n = "ACCEPT".into();
-                        }
-                    }
-                },
-            ),
+            each_header(|n, _| {
+                if n == "Accept" {
+                    *n = "ACCEPT".into();
+                }
+            }),
             404,
         ),
         (
             "algorithm renamed to salt-20 variant",
-            Box::new(
-                |h: &mut Vec<(String, String)>, _: &mut String, _: &mut String, _: &mut String| {
-                    for (n, v) in h.iter_mut() {
-                        if n == "authorization" {
-                            *v = v.replacen("AMZN-PAY-RSASSA-PSS-V2 ", "AMZN-PAY-RSASSA-PSS ", 1);
-                        }
-                    }
-                },
-            ),
+            each_header(|n, v| {
+                if n == "authorization" {
+                    *v = v.replacen("AMZN-PAY-RSASSA-PSS-V2 ", "AMZN-PAY-RSASSA-PSS ", 1);
+                }
+            }),
             403,
         ),
     ];
@@ -231,119 +233,89 @@ async fn hand_built_requests_are_verified_exactly() {
         .as_array()
         .map(|a| a.len())
         .unwrap_or(0);
-    let mut rejected: Vec<(&str, RawRequest, Option<String>, u16, &str)> = Vec::new();
+    // What each rejected request must get: (status, reasonCode).
+    type Expected = (u16, &'static str);
+    const SIGNATURE: Expected = (403, "InvalidRequestSignature");
+    let post = || RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    // A request signed as it is now, to be tampered with afterwards.
+    let signed = || {
+        let r = post();
+        let auth = r.authorization();
+        (r, auth)
+    };
+    // (case, request, authorization to send instead of its own, expected answer)
+    let mut rejected: Vec<(&str, RawRequest, Option<String>, Expected)> = Vec::new();
     // Tampered body after signing.
-    let r = RawRequest::new(&sb, "POST", "/v2/charges", &body);
-    let auth = r.authorization();
-    let mut t = r.clone();
+    let (mut t, auth) = signed();
     t.body = t.body.replace("14.99", "1.99");
-    rejected.push((
-        "tampered body",
-        t,
-        Some(auth),
-        403,
-        "InvalidRequestSignature",
-    ));
+    rejected.push(("tampered body", t, Some(auth), SIGNATURE));
     // Tampered signed header.
-    let r = RawRequest::new(&sb, "POST", "/v2/charges", &body);
-    let auth = r.authorization();
-    let mut t = r.clone();
+    let (mut t, auth) = signed();
     t.set_header("x-amz-pay-region", "na");
-    rejected.push((
-        "tampered header",
-        t,
-        Some(auth),
-        403,
-        "InvalidRequestSignature",
-    ));
+    rejected.push(("tampered header", t, Some(auth), SIGNATURE));
     // Tampered path.
-    let r = RawRequest::new(&sb, "POST", "/v2/charges", &body);
-    let auth = r.authorization();
-    let mut t = r.clone();
+    let (mut t, auth) = signed();
     t.path = "/v2/refunds".into();
-    rejected.push((
-        "tampered path",
-        t,
-        Some(auth),
-        403,
-        "InvalidRequestSignature",
-    ));
+    rejected.push(("tampered path", t, Some(auth), SIGNATURE));
     // Wrong key: signed with the vector key, registered public key differs.
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let mut t = post();
     t.key_id = OTHER_KEY_ID.into();
-    rejected.push(("wrong key", t, None, 403, "InvalidRequestSignature"));
+    rejected.push(("wrong key", t, None, SIGNATURE));
     // Unknown key id.
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let mut t = post();
     t.key_id = "SANDBOX-NOSUCHKEY".into();
-    rejected.push(("unknown key", t, None, 403, "InvalidRequestSignature"));
+    rejected.push(("unknown key", t, None, SIGNATURE));
     // Wrong salt for the named algorithm, both ways.
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let mut t = post();
     t.salt = 20;
-    rejected.push(("V2 with salt 20", t, None, 403, "InvalidRequestSignature"));
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    rejected.push(("V2 with salt 20", t, None, SIGNATURE));
+    let mut t = post();
     t.alg_name = "AMZN-PAY-RSASSA-PSS".into();
-    rejected.push(("V1 with salt 32", t, None, 403, "InvalidRequestSignature"));
+    rejected.push(("V1 with salt 32", t, None, SIGNATURE));
     // Stale date (1 hour; default skew 15 minutes).
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let mut t = post();
     t.set_header(
         "x-amz-pay-date",
         &(chrono::Utc::now() - chrono::Duration::hours(1))
             .format("%Y%m%dT%H%M%SZ")
             .to_string(),
     );
-    rejected.push(("stale date", t, None, 403, "InvalidRequestSignature"));
+    rejected.push(("stale date", t, None, SIGNATURE));
     // Required header left unsigned.
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let mut t = post();
     t.signed.retain(|n| n != "x-amz-pay-date");
-    rejected.push((
-        "unsigned x-amz-pay-date",
-        t,
-        None,
-        403,
-        "InvalidRequestSignature",
-    ));
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    rejected.push(("unsigned x-amz-pay-date", t, None, SIGNATURE));
+    let mut t = post();
     t.signed.retain(|n| n != "x-amz-pay-host");
-    rejected.push((
-        "unsigned x-amz-pay-host",
-        t,
-        None,
-        403,
-        "InvalidRequestSignature",
-    ));
+    rejected.push(("unsigned x-amz-pay-host", t, None, SIGNATURE));
     // Malformed headers get 400s.
-    let t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let t = post();
     rejected.push((
         "garbage authorization",
         t,
         Some("Bearer abc".into()),
-        400,
-        "InvalidHeaderValue",
+        (400, "InvalidHeaderValue"),
     ));
-    let t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let t = post();
     rejected.push((
         "empty authorization",
         t,
         Some(" ".into()),
-        400,
-        "MissingHeaderValue",
+        (400, "MissingHeaderValue"),
     ));
-    let mut t = RawRequest::new(&sb, "POST", "/v2/charges", &body);
+    let mut t = post();
     t.set_header("x-amz-pay-date", "yesterday");
-    rejected.push(("unparseable date", t, None, 400, "InvalidHeaderValue"));
-    let r = RawRequest::new(&sb, "POST", "/v2/charges", &body);
-    let auth = r.authorization();
-    let mut t = r.clone();
+    rejected.push(("unparseable date", t, None, (400, "InvalidHeaderValue")));
+    let (mut t, auth) = signed();
     t.headers.retain(|(n, _)| n != "x-amz-pay-region");
     rejected.push((
         "signed header missing",
         t,
         Some(auth),
-        400,
-        "MissingHeaderValue",
+        (400, "MissingHeaderValue"),
     ));
 
-    for (name, req, auth, status, code) in rejected {
+    for (name, req, auth, (status, code)) in rejected {
         let auth = auth.unwrap_or_else(|| req.authorization());
         let (s, v) = req.send_with(&sb, &auth).await;
         assert_eq!((s, reason(&v)), (status, code), "{name}: {v}");

@@ -692,8 +692,9 @@ async fn attempt(shared: &Shared, d: &Delivery, n: u32) -> Attempt {
         Attempt::Done(s) => format!("{s:?}"),
         Attempt::Retry(e) => format!("retry: {e}"),
     };
+    // The endpoint's query string may carry a merchant secret: log origin and path only.
     tracing::debug!(
-        endpoint = %d.endpoint,
+        endpoint = %format_args!("{}{}", d.endpoint.origin().ascii_serialization(), d.endpoint.path()),
         message_type = %d.message_type,
         message_id = %d.message_id,
         attempt = n,

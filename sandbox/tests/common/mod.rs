@@ -191,6 +191,16 @@ impl RawRequest {
 
     /// Sends with the given authorization header; returns (status, JSON body).
     pub async fn send_with(&self, sb: &SandboxHandle, authorization: &str) -> (u16, Value) {
+        let (status, _, body) = self.send_full(sb, authorization).await;
+        (status, body)
+    }
+
+    /// Sends with the given authorization header; returns (status, headers, JSON body).
+    pub async fn send_full(
+        &self,
+        sb: &SandboxHandle,
+        authorization: &str,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let url = if self.query.is_empty() {
             format!("{}{}", sb.base_url(), self.path)
         } else {
@@ -208,11 +218,26 @@ impl RawRequest {
             .await
             .expect("send");
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
         (
             status,
+            headers,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
+    }
+
+    /// Signs, sends and returns (status, `reasonCode` or "" on success).
+    pub async fn outcome(&self, sb: &SandboxHandle) -> (u16, String) {
+        let (status, v) = self.send(sb).await;
+        (status, v["reasonCode"].as_str().unwrap_or("").to_string())
+    }
+
+    /// Adds a signed `x-amz-pay-simulation-code` header (Node/Java/.NET style).
+    pub fn signed_simulation_code(&mut self, code: &str) {
+        self.set_header("x-amz-pay-simulation-code", code);
+        self.signed.push("x-amz-pay-simulation-code".into());
+        self.signed.sort();
     }
 
     pub async fn send(&self, sb: &SandboxHandle) -> (u16, Value) {
