@@ -59,6 +59,8 @@ struct Inner {
     /// `x-amz-pay-host`: host[:port] of the base URL.
     host_header: String,
     region: Region,
+    /// True when `endpoint` overrides Amazon's host (the local sandbox simulator).
+    endpoint_overridden: bool,
     retry: RetryPolicy,
     pacer: Pacer,
 }
@@ -123,6 +125,7 @@ impl AmazonPayClient {
                 path_prefix,
                 host_header,
                 region: config.region,
+                endpoint_overridden: config.endpoint.is_some(),
                 retry: config.retry,
                 pacer: Pacer::new(config.pacing, config.environment),
             }),
@@ -172,6 +175,26 @@ impl AmazonPayClient {
             "{}v2/{}",
             self.inner.path_prefix,
             op.resource_path(id)
+        ))
+    }
+
+    /// The buyer-facing link to update a Saved Wallet's payment method after a HardDeclined
+    /// (SPEC §11.5). Against Amazon it is Amazon's documented link for the region; with an
+    /// `endpoint` override (the local sandbox simulator) the Amazon host is mapped to the
+    /// endpoint, which serves the same `/jr/your-account/ba/{id}` page.
+    pub fn payment_method_update_url(&self, charge_permission_id: &str) -> Result<String, Error> {
+        validate_id(charge_permission_id)?;
+        if !self.inner.endpoint_overridden {
+            return Ok(self
+                .inner
+                .region
+                .payment_method_update_url(charge_permission_id));
+        }
+        Ok(format!(
+            "{}://{}{}/jr/your-account/ba/{charge_permission_id}",
+            self.inner.base.scheme(),
+            self.inner.host_header,
+            self.inner.base.path().trim_end_matches('/'),
         ))
     }
 
@@ -730,6 +753,46 @@ mod tests {
         );
         assert_eq!(parse_retry_after("-1", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    fn client_with(endpoint: Option<&str>, region: Region) -> AmazonPayClient {
+        let vectors: serde_json::Value = serde_json::from_str(include_str!(
+            "../../testdata/amazon-pay/signing-vectors.json"
+        ))
+        .unwrap();
+        let pem = vectors["keys"]["privateKeyPem"].as_str().unwrap();
+        let mut cfg = ClientConfig::new(
+            region,
+            savedwallet_shared::region::Environment::Sandbox,
+            "SANDBOX-TESTKEY",
+            secrecy::SecretString::from(pem.to_string()),
+        );
+        cfg.endpoint = endpoint.map(|e| Url::parse(e).unwrap());
+        AmazonPayClient::new(cfg).unwrap()
+    }
+
+    #[test]
+    fn payment_method_update_link_follows_the_endpoint() {
+        let amazon = client_with(None, Region::Eu);
+        assert_eq!(
+            amazon
+                .payment_method_update_url("S01-1234567-1234567")
+                .unwrap(),
+            "https://payments.amazon.com/jr/your-account/ba/S01-1234567-1234567"
+        );
+        let jp = client_with(None, Region::Jp);
+        assert_eq!(
+            jp.payment_method_update_url("S01-1234567-1234567").unwrap(),
+            "https://pay.amazon.com/jp/jr/your-account/ba/S01-1234567-1234567"
+        );
+        let local = client_with(Some("http://127.0.0.1:8085/"), Region::Eu);
+        assert_eq!(
+            local
+                .payment_method_update_url("S01-1234567-1234567")
+                .unwrap(),
+            "http://127.0.0.1:8085/jr/your-account/ba/S01-1234567-1234567"
+        );
+        assert!(local.payment_method_update_url("../admin").is_err());
     }
 
     #[test]

@@ -1063,8 +1063,10 @@ async fn hard_decline_update_page_ipn_then_chargeable() {
     assert_eq!(first["NotificationType"], "STATE_CHANGE");
     assert_eq!(first["ChargePermissionId"], cp.as_str());
 
-    // The update link of the sandbox (payments.amazon.com → sandbox base).
-    let url = sb.payment_method_update_url(&cp);
+    // The link the backend hands the buyer: the client maps Amazon's
+    // payments.amazon.com link to the sandbox base when its endpoint is overridden.
+    let url = c.payment_method_update_url(&cp).expect("update link");
+    assert_eq!(url, sb.payment_method_update_url(&cp));
     let location = submit_page(&url, &[("action", "update"), ("preset", "always-approve")]).await;
     assert!(location.contains("done=updated"));
     let both = ipn.wait_count(|m| m["ObjectId"] == cp.as_str(), 2).await;
