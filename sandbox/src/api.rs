@@ -267,10 +267,7 @@ fn dispatch(core: &mut Core, ctx: &Ctx, op: &Op, body: &[u8]) -> OpResult {
 }
 
 fn valid_idempotency_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 32
-        && k.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    savedwallet_shared::idempotency::IdempotencyKey::parse(k).is_ok()
 }
 
 /// The axum handler for every Amazon Pay API path.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use savedwallet_shared::api::{
     Buyer, Charge, ChargePermission, CheckoutSession, IpnMessage, Refund,
 };
+use savedwallet_shared::limits::{MonthlyLimit, UsageMonth};
 use savedwallet_shared::money::{Currency, Price};
 use savedwallet_shared::region::{Environment, Region};
 use serde::{Deserialize, Serialize};
@@ -305,23 +306,22 @@ pub struct State {
     pub seq: u64,
 }
 
-/// The UTC calendar month key (`YYYY-MM`) of a Unix-ms instant.
+/// The UTC calendar month key (`YYYY-MM`, `shared::limits::UsageMonth`) of a Unix-ms instant.
 pub fn month_key(ms: i64) -> String {
-    use chrono::{Datelike, TimeZone, Utc};
+    use chrono::{TimeZone, Utc};
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => format!("{:04}-{:02}", t.year(), t.month()),
+        Some(t) => UsageMonth::of(t).to_string(),
         None => "0000-00".to_string(),
     }
 }
 
-/// Amazon's monthly Saved Wallet limit for a region and currency (SPEC §11.3), minor units.
+/// Amazon's monthly Saved Wallet limit for a region and currency (SPEC §11.3), from the
+/// table in `shared::limits`. Amazon documents no limit for some pairs (e.g. EUR in NA);
+/// the sandbox still lets such wallets exist and applies the EU figure for the currency,
+/// which the EU table lists for every supported currency.
 pub fn monthly_limit(region: Region, currency: Currency) -> Price {
-    let major: i64 = match (region, currency) {
-        (_, Currency::JPY) => 2_000_000,
-        (_, Currency::DKK | Currency::HKD | Currency::NOK | Currency::SEK | Currency::ZAR) => {
-            150_000
-        }
-        _ => 15_000,
-    };
-    Price::from_minor(major * currency.minor_per_major(), currency)
+    MonthlyLimit::for_region(region, currency)
+        .or_else(|_| MonthlyLimit::for_region(Region::Eu, currency))
+        .map(MonthlyLimit::amount)
+        .unwrap_or_else(|_| Price::per_charge_maximum(currency))
 }
