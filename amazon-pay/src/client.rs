@@ -24,9 +24,9 @@ use savedwallet_shared::timestamp::AmazonTimestamp;
 
 use crate::config::{ClientConfig, RetryPolicy};
 use crate::error::{api_error, Error};
-use crate::operation::{HttpMethod, Operation};
 use crate::pacer::Pacer;
 use crate::signer::Signer;
+use savedwallet_shared::api::operation::{HttpMethod, Operation};
 
 /// A successful response: the decoded body plus what the caller needs to decide and log.
 #[derive(Debug, Clone, PartialEq)]

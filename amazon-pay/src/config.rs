@@ -7,7 +7,7 @@ use url::Url;
 use savedwallet_shared::region::{Environment, Region};
 use savedwallet_shared::signing::SigningAlgorithm;
 
-use crate::operation::RateLimit;
+use savedwallet_shared::api::operation::RateLimit;
 
 /// Retry policy for transient failures (408/425/429/5xx, timeouts, connection errors).
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,6 @@
 pub mod client;
 pub mod config;
 pub mod error;
-pub mod operation;
 pub mod pacer;
 pub mod pem;
 pub mod signer;
@@ -15,7 +14,11 @@ pub mod signer;
 pub use client::{new_idempotency_key, validate_idempotency_key, AmazonPayClient, ApiResponse};
 pub use config::{ClientConfig, Pacing, RetryPolicy};
 pub use error::Error;
-pub use operation::{HttpMethod, Operation, RateLimit};
+pub use savedwallet_shared::api::operation::{HttpMethod, Operation, RateLimit};
+/// The operation table lives in `shared` (one table for the client and the sandbox).
+pub mod operation {
+    pub use savedwallet_shared::api::operation::*;
+}
 pub use pacer::Pacer;
 pub use savedwallet_shared::signing::SigningAlgorithm;
 pub use signer::Signer;

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use savedwallet_shared::region::Environment;
 
 use crate::config::Pacing;
-use crate::operation::{Operation, RateLimit};
+use savedwallet_shared::api::operation::{Operation, RateLimit};
 
 #[derive(Debug)]
 struct Bucket {

@@ -2,8 +2,10 @@
 
 pub mod enums;
 pub mod objects;
+pub mod operation;
 pub mod requests;
 
 pub use enums::*;
 pub use objects::*;
+pub use operation::{HttpMethod, Operation, RateLimit, UnknownOperation};
 pub use requests::*;

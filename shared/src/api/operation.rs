@@ -1,7 +1,7 @@
 //! The Amazon Pay v2 operations this project uses (SPEC §1 table) and their throttling
-//! limits (SPEC §9).
+//! quotas (SPEC §9) — one table for the client's pacer and the sandbox's throttle.
 
-use savedwallet_shared::region::Environment;
+use crate::region::Environment;
 use std::fmt;
 use std::str::FromStr;
 
