@@ -9,7 +9,6 @@
 //! padding): 32 × 5 = 160 bits. Collision budget: for n keys per merchant the chance that
 //! any two collide is about n² / 2^161; even 10^12 keys give ≈ 3 × 10^-25.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -106,20 +105,27 @@ impl<'de> Deserialize<'de> for IdempotencyKey {
 }
 
 /// What a charge pays for: one logical charge may take several attempts, but must succeed
-/// at most once.
+/// at most once. The service's payments are exactly these (an order's payment, a period's
+/// payment, a merchant's unscheduled payment).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LogicalChargeKey {
-    /// One billing period of a subscription.
+    /// One billing period of a subscription (period numbers never repeat for a
+    /// subscription, whatever happens to its schedule).
     SubscriptionPeriod {
         /// The merchant's subscription id.
         subscription_id: String,
-        /// Start of the billed period.
-        period_start: DateTime<Utc>,
+        /// The 1-based period number.
+        period: u32,
     },
     /// A one-off order charged to the saved wallet.
     Order {
         /// The merchant's order id.
         order_id: String,
+    },
+    /// A merchant-initiated unscheduled charge (MITU): its own payment.
+    Unscheduled {
+        /// The payment id.
+        payment_id: String,
     },
 }
 
@@ -131,22 +137,50 @@ impl LogicalChargeKey {
         match self {
             LogicalChargeKey::SubscriptionPeriod {
                 subscription_id,
-                period_start,
+                period,
             } => {
                 put_field(&mut out, b"subscription-period");
                 put_field(&mut out, subscription_id.as_bytes());
-                // Fixed-width seconds + nanoseconds: exact and independent of formatting.
-                let mut ts = Vec::with_capacity(12);
-                ts.extend_from_slice(&period_start.timestamp().to_be_bytes());
-                ts.extend_from_slice(&period_start.timestamp_subsec_nanos().to_be_bytes());
-                put_field(&mut out, &ts);
+                put_field(&mut out, &period.to_be_bytes());
             }
             LogicalChargeKey::Order { order_id } => {
                 put_field(&mut out, b"order");
                 put_field(&mut out, order_id.as_bytes());
             }
+            LogicalChargeKey::Unscheduled { payment_id } => {
+                put_field(&mut out, b"unscheduled");
+                put_field(&mut out, payment_id.as_bytes());
+            }
         }
         out
+    }
+}
+
+/// Which Amazon operation a key is for: a capture or a refund of a charge never shares a
+/// key with a Create Charge, even for equal inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyPurpose {
+    /// Create Charge (attempt `n` of a logical charge).
+    CreateCharge,
+    /// Capture Charge.
+    Capture,
+    /// Create Refund (`n` = the refund's sequence number within the payment).
+    Refund,
+    /// Complete Checkout Session (MFA return or wallet setup).
+    CompleteCheckout,
+    /// Create Checkout Session (wallet setup / update page).
+    CreateCheckout,
+}
+
+impl KeyPurpose {
+    fn domain(self) -> &'static [u8] {
+        match self {
+            KeyPurpose::CreateCharge => DOMAIN,
+            KeyPurpose::Capture => b"savedwallet/idempotency-key/capture/v1",
+            KeyPurpose::Refund => b"savedwallet/idempotency-key/refund/v1",
+            KeyPurpose::CompleteCheckout => b"savedwallet/idempotency-key/complete-checkout/v1",
+            KeyPurpose::CreateCheckout => b"savedwallet/idempotency-key/create-checkout/v1",
+        }
     }
 }
 
@@ -190,16 +224,28 @@ impl KeyScope {
     /// The key for attempt `attempt` (1-based by convention) of a logical charge: same
     /// inputs → same key (replays), any different input → a different key.
     pub fn derive(&self, logical_charge: &LogicalChargeKey, attempt: u32) -> IdempotencyKey {
+        self.derive_for(
+            KeyPurpose::CreateCharge,
+            &logical_charge.canonical_bytes(),
+            attempt,
+        )
+    }
+
+    /// A key for another operation: `subject` names the object (e.g. a payment id),
+    /// `n` the occurrence (e.g. the refund's number). Create Charge keys equal [`derive`].
+    ///
+    /// [`derive`]: KeyScope::derive
+    pub fn derive_for(&self, purpose: KeyPurpose, subject: &[u8], n: u32) -> IdempotencyKey {
         let mut bytes = Vec::new();
-        put_field(&mut bytes, DOMAIN);
+        put_field(&mut bytes, purpose.domain());
         put_field(&mut bytes, self.merchant_id.as_bytes());
         put_field(
             &mut bytes,
             self.environment.release_environment().as_bytes(),
         );
         put_field(&mut bytes, self.namespace.as_bytes());
-        put_field(&mut bytes, &logical_charge.canonical_bytes());
-        put_field(&mut bytes, &attempt.to_be_bytes());
+        put_field(&mut bytes, subject);
+        put_field(&mut bytes, &n.to_be_bytes());
         let digest = Sha256::digest(&bytes);
         IdempotencyKey(base32_lower(&digest[..20]))
     }

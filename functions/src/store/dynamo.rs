@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -21,11 +21,11 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::item::{
-    Backend, Cond, Item, Key, Op, Page, Query, RequestCounter, SortCond, Update, Val, Write,
-    WriteFailure, WriteOp,
+    Backend, BackendError, BackendOp, Cond, Item, Key, Page, Query, RequestCounter, SortCond,
+    Update, Val, Write, WriteOp,
 };
 use super::schema::{KeyType, SCHEMA};
-use super::table_store::TableStore;
+use super::table::TableStore;
 
 /// The DynamoDB store.
 pub type DynamoStore = TableStore<DynamoBackend>;
@@ -67,6 +67,46 @@ where
     R: std::fmt::Debug,
 {
     format!("dynamodb: {}", DisplayErrorContext(e))
+}
+
+/// Splits an SDK error into the service's error (for the caller to match) or a
+/// [`BackendError`]: a request that may have reached DynamoDB (timeout, I/O, unreadable
+/// response) is `Unknown`, never "not applied".
+fn classify<E, R>(e: SdkError<E, R>) -> Result<E, BackendError>
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match e {
+        SdkError::ServiceError(s) => Ok(s.into_err()),
+        SdkError::ConstructionFailure(_) => Err(BackendError::Other(sdk_err(e))),
+        SdkError::DispatchFailure(ref d) if d.is_user() => Err(BackendError::Other(sdk_err(e))),
+        other => Err(BackendError::Unknown(sdk_err(other))),
+    }
+}
+
+/// The kind of a service error by its code (shared by every operation).
+fn service_failure<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> BackendError {
+    match e.code() {
+        Some("TransactionConflictException") | Some("TransactionInProgressException") => {
+            BackendError::Contention
+        }
+        Some("ProvisionedThroughputExceededException")
+        | Some("ThrottlingException")
+        | Some("RequestLimitExceeded") => BackendError::Throttled,
+        // DynamoDB documents that a 500 may or may not have applied the request.
+        Some("InternalServerError") | Some("ServiceUnavailable") => {
+            BackendError::Unknown(service_msg(e))
+        }
+        Some("ItemCollectionSizeLimitExceededException") => BackendError::TooLarge(service_msg(e)),
+        // No error code: the answer could not be read (a garbled or cut body), so the
+        // request may well have been applied.
+        None => BackendError::Unknown(service_msg(e)),
+        Some("ValidationException") if e.message().is_some_and(|m| m.contains("size")) => {
+            BackendError::TooLarge(service_msg(e))
+        }
+        _ => BackendError::Other(service_msg(e)),
+    }
 }
 
 /// Creates the table described by [`SCHEMA`] (on-demand billing) and enables TTL on its
@@ -204,6 +244,7 @@ impl Expr {
             Cond::Eq(a, v) => cmp(self, a, "=", v),
             Cond::Lt(a, v) => cmp(self, a, "<", v),
             Cond::Le(a, v) => cmp(self, a, "<=", v),
+            Cond::Gt(a, v) => cmp(self, a, ">", v),
             Cond::And(cs) | Cond::Or(cs) if cs.is_empty() => {
                 // Neutral element: And() is true, Or() is false.
                 let pk = self.name(SCHEMA.partition.name);
@@ -253,12 +294,12 @@ impl Expr {
 }
 
 /// Condition-failure item from a single-item error, if the service returned it.
-fn ccf_item(item: Option<&HashMap<String, AttributeValue>>) -> Result<WriteFailure, WriteFailure> {
+fn ccf_item(item: Option<&HashMap<String, AttributeValue>>) -> Result<BackendError, BackendError> {
     let current = item
         .map(from_map)
         .transpose()
-        .map_err(WriteFailure::Backend)?;
-    Ok(WriteFailure::Condition { index: 0, current })
+        .map_err(BackendError::Other)?;
+    Ok(BackendError::Condition { index: 0, current })
 }
 
 /// Sets the condition, its placeholders and `ReturnValuesOnConditionCheckFailure=ALL_OLD`
@@ -279,9 +320,9 @@ macro_rules! send_write {
     ($request:expr, $error:ident) => {
         match $request.return_values(ReturnValue::AllOld).send().await {
             Ok(out) => Ok(out.attributes().cloned()),
-            Err(err) => match err.into_service_error() {
+            Err(err) => match classify(err)? {
                 $error::ConditionalCheckFailedException(c) => Err(ccf_item(c.item())?),
-                other => Err(write_failure(&other)),
+                other => Err(service_failure(&other)),
             },
         }
     };
@@ -339,8 +380,8 @@ fn transact_item(table: &str, w: &Write) -> Result<TransactWriteItem, String> {
 
 #[async_trait]
 impl Backend for DynamoBackend {
-    async fn get(&self, key: &Key, consistent: bool) -> Result<Option<Item>, String> {
-        self.counter.record(Op::GetItem);
+    async fn get(&self, key: &Key, consistent: bool) -> Result<Option<Item>, BackendError> {
+        self.counter.record(BackendOp::GetItem);
         let out = self
             .client
             .get_item()
@@ -349,16 +390,22 @@ impl Backend for DynamoBackend {
             .consistent_read(consistent)
             .send()
             .await
-            .map_err(sdk_err)?;
-        out.item().map(from_map).transpose()
+            .map_err(|e| match classify(e) {
+                Ok(service) => service_failure(&service),
+                Err(b) => b,
+            })?;
+        out.item()
+            .map(from_map)
+            .transpose()
+            .map_err(BackendError::Other)
     }
 
-    async fn write(&self, write: Write) -> Result<Option<Item>, WriteFailure> {
-        self.counter.record(Op::of_write(&write.op));
+    async fn write(&self, write: Write) -> Result<Option<Item>, BackendError> {
+        self.counter.record(BackendOp::of_write(&write.op));
         let mut e = Expr::default();
         let cond = write.cond.as_ref().map(|c| e.cond(c));
         let key = Some(key_map(&write.key));
-        let old: Result<_, WriteFailure> = match &write.op {
+        let old: Result<_, BackendError> = match &write.op {
             WriteOp::Put(item) => {
                 let mut item = item.clone();
                 item.extend(write.key.to_item());
@@ -386,7 +433,7 @@ impl Backend for DynamoBackend {
                     .set_key(key);
                 send_write!(conditional!(delete, cond, e), DeleteItemError)
             }
-            WriteOp::Check => Err(WriteFailure::Backend(
+            WriteOp::Check => Err(BackendError::Other(
                 "a condition check is only valid in a transaction".into(),
             )),
         };
@@ -395,61 +442,40 @@ impl Backend for DynamoBackend {
         old?.filter(|m| !m.is_empty())
             .map(|m| from_map(&m))
             .transpose()
-            .map_err(WriteFailure::Backend)
+            .map_err(BackendError::Other)
     }
 
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), WriteFailure> {
-        self.counter.record(Op::TransactWriteItems);
+    async fn transact(
+        &self,
+        writes: Vec<Write>,
+        token: Option<String>,
+    ) -> Result<(), BackendError> {
+        self.counter.record(BackendOp::TransactWriteItems);
         let items = writes
             .iter()
             .map(|w| transact_item(&self.table, w))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(WriteFailure::Backend)?;
+            .map_err(BackendError::Other)?;
         let res = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .set_client_request_token(token)
             .send()
             .await;
         let Err(err) = res else {
             return Ok(());
         };
-        match err.into_service_error() {
+        match classify(err)? {
             TransactWriteItemsError::TransactionCanceledException(tc) => {
-                let reasons = tc.cancellation_reasons();
-                if let Some((index, r)) = reasons
-                    .iter()
-                    .enumerate()
-                    .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-                {
-                    let current = r
-                        .item()
-                        .filter(|m| !m.is_empty())
-                        .map(from_map)
-                        .transpose()
-                        .map_err(WriteFailure::Backend)?;
-                    return Err(WriteFailure::Condition { index, current });
-                }
-                if reasons
-                    .iter()
-                    .any(|r| r.code() == Some("TransactionConflict"))
-                {
-                    return Err(WriteFailure::Contention);
-                }
-                Err(WriteFailure::Backend(format!(
-                    "transaction canceled: {:?}",
-                    reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
-                )))
+                cancellation(tc.cancellation_reasons())
             }
-            TransactWriteItemsError::TransactionInProgressException(_) => {
-                Err(WriteFailure::Contention)
-            }
-            other => Err(WriteFailure::Backend(service_msg(&other))),
+            other => Err(service_failure(&other)),
         }
     }
 
-    async fn query(&self, query: Query) -> Result<Page, String> {
-        self.counter.record(Op::Query);
+    async fn query(&self, query: Query) -> Result<Page, BackendError> {
+        self.counter.record(BackendOp::Query);
         let (pa, sa) = query.index.key_attrs();
         let mut e = Expr::default();
         let p = e.name(pa);
@@ -480,20 +506,26 @@ impl Backend for DynamoBackend {
             .limit(i32::try_from(query.limit.max(1)).unwrap_or(i32::MAX))
             // GSIs only support eventually consistent reads.
             .consistent_read(query.consistent && is_table)
+            .scan_index_forward(!query.descending)
             .set_exclusive_start_key(query.start.as_ref().map(to_map))
             .send()
             .await
-            .map_err(sdk_err)?;
+            .map_err(|e| match classify(e) {
+                Ok(service) => service_failure(&service),
+                Err(b) => b,
+            })?;
         let items = out
             .items()
             .iter()
             .map(from_map)
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(BackendError::Other)?;
         let last_key = out
             .last_evaluated_key()
             .filter(|m| !m.is_empty())
             .map(from_map)
-            .transpose()?;
+            .transpose()
+            .map_err(BackendError::Other)?;
         Ok(Page { items, last_key })
     }
 
@@ -502,13 +534,39 @@ impl Backend for DynamoBackend {
     }
 }
 
-/// A single write that collided with a running transaction is retryable like one.
-fn write_failure<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> WriteFailure {
-    if e.code() == Some("TransactionConflictException") {
-        WriteFailure::Contention
-    } else {
-        WriteFailure::Backend(service_msg(e))
+/// Why DynamoDB cancelled a transaction. A failed condition wins (it is a decision, with
+/// the item); a conflict is a race to retry; throttling inside the cancellation is a
+/// throttle (retry with backoff), never a permanent error.
+fn cancellation(
+    reasons: &[aws_sdk_dynamodb::types::CancellationReason],
+) -> Result<(), BackendError> {
+    if let Some((index, r)) = reasons
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+    {
+        let current = r
+            .item()
+            .filter(|m| !m.is_empty())
+            .map(from_map)
+            .transpose()
+            .map_err(BackendError::Other)?;
+        return Err(BackendError::Condition { index, current });
     }
+    let has = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
+    if has("TransactionConflict") {
+        return Err(BackendError::Contention);
+    }
+    if has("ThrottlingError") || has("ProvisionedThroughputExceeded") {
+        return Err(BackendError::Throttled);
+    }
+    if has("ItemCollectionSizeLimitExceeded") {
+        return Err(BackendError::TooLarge("item collection size limit".into()));
+    }
+    Err(BackendError::Other(format!(
+        "transaction canceled: {:?}",
+        reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+    )))
 }
 
 fn service_msg<E: ProvideErrorMetadata + std::fmt::Display>(e: &E) -> String {

@@ -12,11 +12,11 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::item::{
-    apply_updates, Backend, Item, Key, Op, Page, Query, RequestCounter, SortCond, Val, Write,
-    WriteFailure, WriteOp,
+    apply_updates, limits, Backend, BackendError, BackendOp, Item, Key, Page, Query,
+    RequestCounter, SortCond, Val, Write, WriteOp,
 };
 use super::schema::{Index, SCHEMA};
-use super::table_store::TableStore;
+use super::table::TableStore;
 
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 const GSI_DUE: TableDefinition<&str, &str> = TableDefinition::new("gsi1");
@@ -82,6 +82,9 @@ fn purge(db: &Database, cutoff: i64) -> Result<usize, String> {
 pub struct EmbeddedBackend {
     db: Arc<Database>,
     counter: Arc<RequestCounter>,
+    /// In memory: work is microseconds and never touches a disk, so it runs on the
+    /// calling task instead of paying a blocking-pool hop per request.
+    inline: bool,
 }
 
 impl std::fmt::Debug for EmbeddedBackend {
@@ -105,7 +108,9 @@ impl EmbeddedBackend {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(err)?;
-        Self::init(db)
+        let mut b = Self::init(db)?;
+        b.inline = true;
+        Ok(b)
     }
 
     fn init(db: Database) -> Result<Self, String> {
@@ -119,6 +124,7 @@ impl EmbeddedBackend {
         Ok(EmbeddedBackend {
             db: Arc::new(db),
             counter: Arc::default(),
+            inline: false,
         })
     }
 
@@ -127,6 +133,9 @@ impl EmbeddedBackend {
         &self,
         f: impl FnOnce(&Database) -> T + Send + 'static,
     ) -> Result<T, String> {
+        if self.inline {
+            return Ok(f(&self.db));
+        }
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || f(&db))
             .await
@@ -172,9 +181,42 @@ fn has_nul(key: &Key) -> bool {
     key.pk.contains('\0') || key.sk.contains('\0')
 }
 
+/// Checks DynamoDB's limits so an item or transaction that AWS would refuse fails here
+/// too: 400 KB per item, 100 items and 4 MB per transaction.
+fn check_limits(writes: &[Write]) -> Result<(), BackendError> {
+    if writes.len() > limits::MAX_TRANSACTION_ITEMS {
+        return Err(BackendError::TooLarge(format!(
+            "a transaction holds at most {} items, not {}",
+            limits::MAX_TRANSACTION_ITEMS,
+            writes.len()
+        )));
+    }
+    let mut total = 0;
+    for w in writes {
+        if let WriteOp::Put(item) = &w.op {
+            let size = limits::item_size(item);
+            if size > limits::MAX_ITEM_BYTES {
+                return Err(BackendError::TooLarge(format!(
+                    "an item is at most {} bytes, not {size}",
+                    limits::MAX_ITEM_BYTES
+                )));
+            }
+            total += size;
+        }
+    }
+    if total > limits::MAX_TRANSACTION_BYTES {
+        return Err(BackendError::TooLarge(format!(
+            "a transaction is at most {} bytes",
+            limits::MAX_TRANSACTION_BYTES
+        )));
+    }
+    Ok(())
+}
+
 /// Checks all conditions, then applies all writes, inside one redb write transaction.
-fn run_transaction(db: &Database, writes: Vec<Write>) -> Result<Vec<Option<Item>>, WriteFailure> {
-    let be = |e: String| WriteFailure::Backend(e);
+fn run_transaction(db: &Database, writes: Vec<Write>) -> Result<Vec<Option<Item>>, BackendError> {
+    let be = |e: String| BackendError::Other(e);
+    check_limits(&writes)?;
     let mut mains: Vec<String> = Vec::with_capacity(writes.len());
     for w in &writes {
         if has_nul(&w.key) {
@@ -206,7 +248,7 @@ fn run_transaction(db: &Database, writes: Vec<Write>) -> Result<Vec<Option<Item>
             if let Some(c) = &w.cond {
                 if !c.eval(old.as_ref()) {
                     // Nothing was written yet: dropping the transaction aborts it.
-                    return Err(WriteFailure::Condition {
+                    return Err(BackendError::Condition {
                         index: i,
                         current: old,
                     });
@@ -223,7 +265,17 @@ fn run_transaction(db: &Database, writes: Vec<Write>) -> Result<Vec<Option<Item>
                     item.extend(w.key.to_item());
                     Some(item)
                 }
-                WriteOp::Update(u) => Some(apply_updates(old.as_ref(), &w.key, u).map_err(be)?),
+                WriteOp::Update(u) => {
+                    let new = apply_updates(old.as_ref(), &w.key, u).map_err(be)?;
+                    let size = limits::item_size(&new);
+                    if size > limits::MAX_ITEM_BYTES {
+                        return Err(BackendError::TooLarge(format!(
+                            "an item is at most {} bytes, not {size}",
+                            limits::MAX_ITEM_BYTES
+                        )));
+                    }
+                    Some(new)
+                }
             };
             for (index, table) in gsis.iter_mut() {
                 if let Some(e) = old.as_ref().and_then(|o| index_entry(*index, o, m)) {
@@ -252,6 +304,25 @@ fn run_transaction(db: &Database, writes: Vec<Write>) -> Result<Vec<Option<Item>
     Ok(olds)
 }
 
+/// Takes up to `limit` values from an iterator, telling whether more were left.
+fn take_page<T, E>(
+    iter: impl Iterator<Item = Result<T, E>>,
+    limit: usize,
+    mut f: impl FnMut(T) -> Result<Item, String>,
+) -> Result<(Vec<Item>, bool), String>
+where
+    E: std::fmt::Display,
+{
+    let mut out = Vec::new();
+    for entry in iter {
+        if out.len() == limit {
+            return Ok((out, true));
+        }
+        out.push(f(entry.map_err(err)?)?);
+    }
+    Ok((out, false))
+}
+
 fn run_query(db: &Database, q: Query) -> Result<Page, String> {
     let txn = db.begin_read().map_err(err)?;
     let items = txn.open_table(ITEMS).map_err(err)?;
@@ -278,41 +349,50 @@ fn run_query(db: &Database, q: Query) -> Result<Page, String> {
             })
         }
     };
-    let lower_bound = match &start {
-        Some(s) if s.as_str() >= lower.as_str() => Bound::Excluded(s.as_str()),
-        _ => Bound::Included(lower.as_str()),
-    };
-    let range = (lower_bound, Bound::Included(upper.as_str()));
-    let limit = q.limit.max(1) as usize;
-    let mut out = Vec::new();
-    let mut more = false;
-    match q.index {
-        Index::Table => {
-            for entry in items.range::<&str>(range).map_err(err)? {
-                let (_, v) = entry.map_err(err)?;
-                if out.len() == limit {
-                    more = true;
-                    break;
-                }
-                out.push(decode(v.value())?);
-            }
+    // The start key is exclusive: after it ascending, before it descending.
+    let (lower_bound, upper_bound) = match (&start, q.descending) {
+        (Some(s), false) if s.as_str() >= lower.as_str() => {
+            (Bound::Excluded(s.as_str()), Bound::Included(upper.as_str()))
         }
-        idx => {
+        (Some(s), true) if s.as_str() <= upper.as_str() => {
+            (Bound::Included(lower.as_str()), Bound::Excluded(s.as_str()))
+        }
+        _ => (
+            Bound::Included(lower.as_str()),
+            Bound::Included(upper.as_str()),
+        ),
+    };
+    let range = (lower_bound, upper_bound);
+    let limit = q.limit.max(1) as usize;
+    let from_bytes = |v: redb::AccessGuard<'_, &[u8]>| decode(v.value());
+    let (out, more) = match (q.index, q.descending) {
+        (Index::Table, false) => {
+            take_page(items.range::<&str>(range).map_err(err)?, limit, |(_, v)| {
+                from_bytes(v)
+            })?
+        }
+        (Index::Table, true) => take_page(
+            items.range::<&str>(range).map_err(err)?.rev(),
+            limit,
+            |(_, v)| from_bytes(v),
+        )?,
+        (idx, descending) => {
             let gsi = txn.open_table(index_table(idx)).map_err(err)?;
-            for entry in gsi.range::<&str>(range).map_err(err)? {
-                let (_, main) = entry.map_err(err)?;
-                if out.len() == limit {
-                    more = true;
-                    break;
-                }
+            let lookup = |(_, main): (redb::AccessGuard<'_, &str>, redb::AccessGuard<'_, &str>)| {
                 let stored = items
                     .get(main.value())
                     .map_err(err)?
                     .ok_or("index points to a missing item")?;
-                out.push(decode(stored.value())?);
+                decode(stored.value())
+            };
+            let iter = gsi.range::<&str>(range).map_err(err)?;
+            if descending {
+                take_page(iter.rev(), limit, lookup)?
+            } else {
+                take_page(iter, limit, lookup)?
             }
         }
-    }
+    };
     let last_key = if more {
         out.last().map(|item| {
             // Like DynamoDB's LastEvaluatedKey: table keys plus the index keys.
@@ -336,8 +416,8 @@ fn run_query(db: &Database, q: Query) -> Result<Page, String> {
 
 #[async_trait]
 impl Backend for EmbeddedBackend {
-    async fn get(&self, key: &Key, _consistent: bool) -> Result<Option<Item>, String> {
-        self.counter.record(Op::GetItem);
+    async fn get(&self, key: &Key, _consistent: bool) -> Result<Option<Item>, BackendError> {
+        self.counter.record(BackendOp::GetItem);
         let m = main_key(key);
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(err)?;
@@ -345,34 +425,44 @@ impl Backend for EmbeddedBackend {
             let got = items.get(m.as_str()).map_err(err)?;
             got.map(|g| decode(g.value())).transpose()
         })
-        .await?
+        .await
+        .map_err(BackendError::Other)?
+        .map_err(BackendError::Other)
     }
 
-    async fn write(&self, write: Write) -> Result<Option<Item>, WriteFailure> {
+    async fn write(&self, write: Write) -> Result<Option<Item>, BackendError> {
         if write.op == WriteOp::Check {
-            return Err(WriteFailure::Backend(
+            return Err(BackendError::Other(
                 "a condition check is only valid in a transaction".into(),
             ));
         }
-        self.counter.record(Op::of_write(&write.op));
+        self.counter.record(BackendOp::of_write(&write.op));
         let olds = self
             .blocking(move |db| run_transaction(db, vec![write]))
             .await
-            .map_err(WriteFailure::Backend)??;
+            .map_err(BackendError::Other)??;
         Ok(olds.into_iter().next().flatten())
     }
 
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), WriteFailure> {
-        self.counter.record(Op::TransactWriteItems);
+    async fn transact(
+        &self,
+        writes: Vec<Write>,
+        _token: Option<String>,
+    ) -> Result<(), BackendError> {
+        // A redb commit never loses its answer, so there is nothing to deduplicate.
+        self.counter.record(BackendOp::TransactWriteItems);
         self.blocking(move |db| run_transaction(db, writes))
             .await
-            .map_err(WriteFailure::Backend)??;
+            .map_err(BackendError::Other)??;
         Ok(())
     }
 
-    async fn query(&self, query: Query) -> Result<Page, String> {
-        self.counter.record(Op::Query);
-        self.blocking(move |db| run_query(db, query)).await?
+    async fn query(&self, query: Query) -> Result<Page, BackendError> {
+        self.counter.record(BackendOp::Query);
+        self.blocking(move |db| run_query(db, query))
+            .await
+            .map_err(BackendError::Other)?
+            .map_err(BackendError::Other)
     }
 
     fn counter(&self) -> &RequestCounter {

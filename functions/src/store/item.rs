@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use super::schema::Key;
 use super::schema::{Index, PK, SK};
 
 /// One attribute value. Only the three DynamoDB scalar types the schema uses.
@@ -32,24 +33,7 @@ impl Val {
 /// A stored item: attribute name → value.
 pub type Item = BTreeMap<String, Val>;
 
-/// The primary key of an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
-    /// Partition key value.
-    pub pk: String,
-    /// Sort key value.
-    pub sk: String,
-}
-
 impl Key {
-    /// A key from its two parts.
-    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Key {
-        Key {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
-    }
-
     /// The key as an item holding only `pk` and `sk`.
     pub fn to_item(&self) -> Item {
         let mut item = Item::new();
@@ -76,6 +60,8 @@ pub enum Cond {
     Lt(&'static str, Val),
     /// The attribute is less than or equal to the value (same type).
     Le(&'static str, Val),
+    /// The attribute is greater than the value (same type).
+    Gt(&'static str, Val),
     /// All hold.
     And(Vec<Cond>),
     /// At least one holds.
@@ -95,6 +81,7 @@ impl Cond {
             Cond::Eq(a, v) => attr(a) == Some(v),
             Cond::Lt(a, v) => compare(attr(a), v).is_some_and(|o| o.is_lt()),
             Cond::Le(a, v) => compare(attr(a), v).is_some_and(|o| o.is_le()),
+            Cond::Gt(a, v) => compare(attr(a), v).is_some_and(|o| o.is_gt()),
             Cond::And(cs) => cs.iter().all(|c| c.eval(item)),
             Cond::Or(cs) => cs.iter().any(|c| c.eval(item)),
         }
@@ -172,21 +159,42 @@ pub struct Write {
     pub cond: Option<Cond>,
 }
 
-/// Why a write or transaction was not applied.
+/// Why a backend request failed. Typed, so the store can tell "not applied" from "maybe
+/// applied" (a timeout or lost response) and retryable from permanent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteFailure {
+pub enum BackendError {
     /// The condition of write `index` (0 for single writes) was false; `current` is the
-    /// item at that moment when the backend returned it.
+    /// item at that moment when the backend returned it. Nothing was written.
     Condition {
         /// Which write of the transaction failed.
         index: usize,
         /// The current item, if any.
         current: Option<Item>,
     },
-    /// A concurrent transaction touched the same items; retry.
+    /// A concurrent transaction touched the same items; nothing was written; retry.
     Contention,
-    /// Anything else.
-    Backend(String),
+    /// Throttled (also inside a cancelled transaction); nothing was written; back off.
+    Throttled,
+    /// The request may have been applied: timeout, connection lost after sending, or a
+    /// response that could not be read.
+    Unknown(String),
+    /// An item or transaction over the backend's limits (400 KB, 100 items, 4 MB).
+    TooLarge(String),
+    /// Anything else (not applied).
+    Other(String),
+}
+
+impl std::fmt::Display for BackendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendError::Condition { index, .. } => write!(f, "condition {index} failed"),
+            BackendError::Contention => f.write_str("transaction conflict"),
+            BackendError::Throttled => f.write_str("throttled"),
+            BackendError::Unknown(m) => write!(f, "outcome unknown: {m}"),
+            BackendError::TooLarge(m) => write!(f, "too large: {m}"),
+            BackendError::Other(m) => f.write_str(m),
+        }
+    }
 }
 
 /// The sort-key part of a query.
@@ -215,6 +223,8 @@ pub struct Query {
     pub start: Option<Item>,
     /// Strongly consistent (table only; GSIs are always eventually consistent).
     pub consistent: bool,
+    /// Newest (highest sort key) first.
+    pub descending: bool,
 }
 
 /// One page of query results.
@@ -226,52 +236,11 @@ pub struct Page {
     pub last_key: Option<Item>,
 }
 
-/// Requests sent to the backend, per DynamoDB operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RequestCounts {
-    /// GetItem.
-    pub get_item: u64,
-    /// PutItem.
-    pub put_item: u64,
-    /// UpdateItem.
-    pub update_item: u64,
-    /// DeleteItem.
-    pub delete_item: u64,
-    /// TransactWriteItems.
-    pub transact_write_items: u64,
-    /// Query.
-    pub query: u64,
-}
-
-impl RequestCounts {
-    /// All requests.
-    pub fn total(&self) -> u64 {
-        self.get_item
-            + self.put_item
-            + self.update_item
-            + self.delete_item
-            + self.transact_write_items
-            + self.query
-    }
-
-    /// Requests made since `earlier` (saturating).
-    pub fn since(&self, earlier: &RequestCounts) -> RequestCounts {
-        RequestCounts {
-            get_item: self.get_item.saturating_sub(earlier.get_item),
-            put_item: self.put_item.saturating_sub(earlier.put_item),
-            update_item: self.update_item.saturating_sub(earlier.update_item),
-            delete_item: self.delete_item.saturating_sub(earlier.delete_item),
-            transact_write_items: self
-                .transact_write_items
-                .saturating_sub(earlier.transact_write_items),
-            query: self.query.saturating_sub(earlier.query),
-        }
-    }
-}
+pub use savedwallet_app::store::RequestCounts;
 
 /// The backend operation a request counter is kept for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub enum BackendOp {
     /// GetItem.
     GetItem,
     /// PutItem.
@@ -286,14 +255,14 @@ pub enum Op {
     Query,
 }
 
-impl Op {
+impl BackendOp {
     /// The single-item operation a write uses.
-    pub fn of_write(op: &WriteOp) -> Op {
+    pub fn of_write(op: &WriteOp) -> BackendOp {
         match op {
-            WriteOp::Put(_) => Op::PutItem,
-            WriteOp::Update(_) => Op::UpdateItem,
-            WriteOp::Delete => Op::DeleteItem,
-            WriteOp::Check => Op::TransactWriteItems,
+            WriteOp::Put(_) => BackendOp::PutItem,
+            WriteOp::Update(_) => BackendOp::UpdateItem,
+            WriteOp::Delete => BackendOp::DeleteItem,
+            WriteOp::Check => BackendOp::TransactWriteItems,
         }
     }
 }
@@ -306,14 +275,14 @@ pub struct RequestCounter {
 
 impl RequestCounter {
     /// Counts one request.
-    pub fn record(&self, op: Op) {
+    pub fn record(&self, op: BackendOp) {
         let i = match op {
-            Op::GetItem => 0,
-            Op::PutItem => 1,
-            Op::UpdateItem => 2,
-            Op::DeleteItem => 3,
-            Op::TransactWriteItems => 4,
-            Op::Query => 5,
+            BackendOp::GetItem => 0,
+            BackendOp::PutItem => 1,
+            BackendOp::UpdateItem => 2,
+            BackendOp::DeleteItem => 3,
+            BackendOp::TransactWriteItems => 4,
+            BackendOp::Query => 5,
         };
         self.counts[i].fetch_add(1, Ordering::Relaxed);
     }
@@ -337,15 +306,46 @@ impl RequestCounter {
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     /// Reads one item.
-    async fn get(&self, key: &Key, consistent: bool) -> Result<Option<Item>, String>;
+    async fn get(&self, key: &Key, consistent: bool) -> Result<Option<Item>, BackendError>;
     /// One conditional write; returns the item as it was before (ALL_OLD).
-    async fn write(&self, write: Write) -> Result<Option<Item>, WriteFailure>;
-    /// Several conditional writes on distinct items, all or nothing.
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), WriteFailure>;
+    async fn write(&self, write: Write) -> Result<Option<Item>, BackendError>;
+    /// Several conditional writes on distinct items, all or nothing. `token` makes a
+    /// resend of the same transaction idempotent where the backend supports it
+    /// (DynamoDB's ClientRequestToken, 10 minutes).
+    async fn transact(&self, writes: Vec<Write>, token: Option<String>)
+        -> Result<(), BackendError>;
     /// One page of a query.
-    async fn query(&self, query: Query) -> Result<Page, String>;
+    async fn query(&self, query: Query) -> Result<Page, BackendError>;
     /// Requests made so far.
     fn counter(&self) -> &RequestCounter;
+}
+
+/// DynamoDB's limits, enforced by every adapter so a record that would fail on AWS fails
+/// locally too.
+pub mod limits {
+    use super::{Item, Val};
+
+    /// Maximum item size.
+    pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+    /// Maximum items in one transaction.
+    pub const MAX_TRANSACTION_ITEMS: usize = 100;
+    /// Maximum total size of one transaction.
+    pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+
+    /// An item's size as DynamoDB counts it: attribute name bytes plus value bytes
+    /// (strings: UTF-8 length; numbers: about one byte per two digits plus one; booleans: 1).
+    pub fn item_size(item: &Item) -> usize {
+        item.iter()
+            .map(|(k, v)| {
+                k.len()
+                    + match v {
+                        Val::S(s) => s.len(),
+                        Val::N(n) => n.to_string().len().div_ceil(2) + 1,
+                        Val::B(_) => 1,
+                    }
+            })
+            .sum()
+    }
 }
 
 #[cfg(test)]

@@ -2,29 +2,46 @@
 //! attribute and the key patterns of every record type. The DynamoDB adapter creates
 //! tables from [`SCHEMA`]; `infra/template.yaml` must match it (a test checks).
 
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// Partition key value.
+    pub pk: String,
+    /// Sort key value.
+    pub sk: String,
+}
+
+impl Key {
+    /// A key from its two parts.
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Key {
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+}
+
 /// Partition key attribute.
 pub const PK: &str = "pk";
 /// Sort key attribute.
 pub const SK: &str = "sk";
-/// Due-subscriptions GSI partition key (`DUE#<shard>`; only active subscriptions have it).
+/// Timer GSI partition key, sparse: `DUE#<shard>` (subscriptions to bill), `WAKE#<shard>`
+/// (payments for the reconciler), `DELIVER#<shard>` (undelivered merchant events).
 pub const GSI1PK: &str = "gsi1pk";
-/// Due-subscriptions GSI sort key: epoch millis when the subscription is next claimable.
+/// Timer GSI sort key: epoch millis when the item is next due.
 pub const GSI1SK: &str = "gsi1sk";
-/// Lookup GSI partition key (owner → wallets, wallet → subscriptions, charge id → attempt).
+/// Lookup GSI partition key (customer → wallets/subscriptions/payments, charge id →
+/// attempt, Amazon refund id → refund, all plans).
 pub const GSI2PK: &str = "gsi2pk";
 /// Lookup GSI sort key.
 pub const GSI2SK: &str = "gsi2sk";
 /// TTL attribute: epoch seconds after which DynamoDB may delete the item.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-/// Name of the due-subscriptions GSI.
+/// Name of the timer GSI.
 pub const GSI_DUE: &str = "gsi1";
 /// Name of the lookup GSI.
 pub const GSI_LOOKUP: &str = "gsi2";
-/// Shards of the due-subscriptions index: a billing run queries each shard separately,
-/// so no single index partition receives every subscription.
-pub const DUE_SHARDS: u32 = 16;
-/// Shards of the merchant-events outbox.
-pub const OUTBOX_SHARDS: u32 = 4;
+pub use savedwallet_app::store::{DELIVERY_SHARDS, DUE_SHARDS, WAKE_SHARDS};
 
 /// The DynamoDB scalar type of a key attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +149,7 @@ pub const SCHEMA: TableSchema = TableSchema {
 pub enum Index {
     /// The table itself (pk/sk).
     Table,
-    /// The due-subscriptions GSI.
+    /// The timer GSI (due subscriptions, payments to wake, deliveries).
     Due,
     /// The lookup GSI.
     Lookup,
@@ -169,45 +186,49 @@ pub fn stable_hash(s: &str) -> u32 {
     h
 }
 
-/// Key patterns of every record type (`PK` / `SK`).
+/// Key patterns of every record type (`PK` / `SK`) and of the index partitions.
 pub mod keys {
-    use super::{stable_hash, DUE_SHARDS, OUTBOX_SHARDS};
-    use crate::store::item::Key;
+    use super::{stable_hash, Key, DELIVERY_SHARDS, DUE_SHARDS, WAKE_SHARDS};
 
-    /// Wallet (charge permission): `WALLET#<chargePermissionId>` / `WALLET`.
-    pub fn wallet(charge_permission_id: &str) -> Key {
-        Key::new(format!("WALLET#{charge_permission_id}"), "WALLET")
+    /// Wallet: `WALLET#<walletId>` / `WALLET`.
+    pub fn wallet(id: &str) -> Key {
+        Key::new(format!("WALLET#{id}"), "WALLET")
     }
-    /// Monthly usage: `WALLET#<chargePermissionId>` / `USAGE#<YYYY-MM>` (same partition as
-    /// its wallet).
-    pub fn usage(charge_permission_id: &str, month: &str) -> Key {
-        Key::new(
-            format!("WALLET#{charge_permission_id}"),
-            format!("USAGE#{month}"),
-        )
+    /// Monthly usage: `WALLET#<walletId>` / `USAGE#<YYYY-MM>` (its wallet's partition).
+    pub fn usage(wallet: &str, month: &str) -> Key {
+        Key::new(format!("WALLET#{wallet}"), format!("USAGE#{month}"))
     }
     /// Plan: `PLAN#<planId>` / `PLAN`.
-    pub fn plan(plan_id: &str) -> Key {
-        Key::new(format!("PLAN#{plan_id}"), "PLAN")
-    }
-    /// Subscription: `SUB#<subscriptionId>` / `SUB`.
-    pub fn subscription(subscription_id: &str) -> Key {
-        Key::new(format!("SUB#{subscription_id}"), "SUB")
+    pub fn plan(id: &str) -> Key {
+        Key::new(format!("PLAN#{id}"), "PLAN")
     }
     /// Order: `ORDER#<orderId>` / `ORDER`.
-    pub fn order(order_id: &str) -> Key {
-        Key::new(format!("ORDER#{order_id}"), "ORDER")
+    pub fn order(id: &str) -> Key {
+        Key::new(format!("ORDER#{id}"), "ORDER")
     }
-    /// Charge attempts of one logical charge: `CHARGE#<chargeKey>` / `ATTEMPT#<nnnnnn>`.
-    pub fn attempt(charge_key: &str, attempt: u32) -> Key {
-        Key::new(
-            attempt_partition(charge_key),
-            format!("ATTEMPT#{attempt:06}"),
-        )
+    /// Checkout binding: `CHECKOUT#<sessionId>` / `CHECKOUT`.
+    pub fn checkout(id: &str) -> Key {
+        Key::new(format!("CHECKOUT#{id}"), "CHECKOUT")
     }
-    /// The partition holding every attempt of a logical charge.
-    pub fn attempt_partition(charge_key: &str) -> String {
-        format!("CHARGE#{charge_key}")
+    /// Subscription: `SUB#<subscriptionId>` / `SUB`.
+    pub fn subscription(id: &str) -> Key {
+        Key::new(format!("SUB#{id}"), "SUB")
+    }
+    /// Payment: `PAY#<paymentId>` / `PAY`.
+    pub fn payment(id: &str) -> Key {
+        Key::new(payment_partition(id), "PAY")
+    }
+    /// The partition of a payment and its attempts.
+    pub fn payment_partition(id: &str) -> String {
+        format!("PAY#{id}")
+    }
+    /// Charge attempt: `PAY#<paymentId>` / `ATTEMPT#<nnnnnn>` (its payment's partition).
+    pub fn attempt(payment: &str, n: u32) -> Key {
+        Key::new(payment_partition(payment), format!("ATTEMPT#{n:06}"))
+    }
+    /// Refund: `REFUND#<refundId>` / `REFUND`.
+    pub fn refund(id: &str) -> Key {
+        Key::new(format!("REFUND#{id}"), "REFUND")
     }
     /// Processed notification: `NOTIF#<id>` / `NOTIF`.
     pub fn notification(id: &str) -> Key {
@@ -217,40 +238,56 @@ pub mod keys {
     pub fn idempotency(key: &str) -> Key {
         Key::new(format!("IDEM#{key}"), "IDEM")
     }
-    /// Outbox partition of a shard: `OUTBOX#<nn>`.
-    pub fn outbox_partition(shard: u32) -> String {
-        format!("OUTBOX#{shard:02}")
+    /// The merchant-event log partition (time-ordered; a few events per charge fit one
+    /// partition far above Amazon's charge quota).
+    pub const EVENTS: &str = "EVENTS";
+    /// Merchant event: `EVENTS` / `<createdMillis:013>#<eventId>`.
+    pub fn event(id: &str, created_millis: i64) -> Key {
+        Key::new(EVENTS, format!("{created_millis:013}#{id}"))
     }
-    /// Outbox shard of an event id.
-    pub fn outbox_shard(event_id: &str) -> u32 {
-        stable_hash(event_id) % OUTBOX_SHARDS
-    }
-    /// Outbox event: `OUTBOX#<shard>` / `EVT#<createdMillis:013>#<eventId>` (time-ordered).
-    pub fn outbox_event(event_id: &str, created_millis: i64) -> Key {
-        Key::new(
-            outbox_partition(outbox_shard(event_id)),
-            format!("EVT#{created_millis:013}#{event_id}"),
-        )
-    }
-    /// Due-index shard of a subscription.
+
+    /// Timer index: due-subscriptions shard of a subscription.
     pub fn due_shard(subscription_id: &str) -> u32 {
         stable_hash(subscription_id) % DUE_SHARDS
     }
-    /// Due-index partition value of a shard: `DUE#<nn>`.
+    /// Timer index partition `DUE#<nn>`.
     pub fn due_partition(shard: u32) -> String {
         format!("DUE#{shard:02}")
     }
-    /// Lookup-index partition: wallets of an owner.
-    pub fn owner_wallets(owner_customer_id: &str) -> String {
-        format!("OWNER#{owner_customer_id}")
+    /// Timer index: payments-to-wake shard of a payment.
+    pub fn wake_shard(payment_id: &str) -> u32 {
+        stable_hash(payment_id) % WAKE_SHARDS
     }
-    /// Lookup-index partition: subscriptions of a wallet.
-    pub fn wallet_subscriptions(charge_permission_id: &str) -> String {
-        format!("WALLETSUBS#{charge_permission_id}")
+    /// Timer index partition `WAKE#<nn>`.
+    pub fn wake_partition(shard: u32) -> String {
+        format!("WAKE#{shard:02}")
     }
-    /// Lookup-index partition: the attempt that created an Amazon charge.
+    /// Timer index: delivery shard of an event.
+    pub fn delivery_shard(event_id: &str) -> u32 {
+        stable_hash(event_id) % DELIVERY_SHARDS
+    }
+    /// Timer index partition `DELIVER#<nn>`.
+    pub fn delivery_partition(shard: u32) -> String {
+        format!("DELIVER#{shard:02}")
+    }
+
+    /// Lookup index: a customer's records (`W#`, `S#`, `P#` sort-key prefixes).
+    pub fn customer(owner: &str) -> String {
+        format!("CUST#{owner}")
+    }
+    /// Lookup sort key of a customer's record: prefix, creation millis, id (newest last).
+    pub fn customer_sort(prefix: &str, created_millis: i64, id: &str) -> String {
+        format!("{prefix}#{created_millis:013}#{id}")
+    }
+    /// Lookup index: every plan.
+    pub const PLANS: &str = "PLANS";
+    /// Lookup index: the attempt that created an Amazon charge.
     pub fn amazon_charge(charge_id: &str) -> String {
         format!("AMZCHARGE#{charge_id}")
+    }
+    /// Lookup index: the refund Amazon knows by this id.
+    pub fn amazon_refund(refund_id: &str) -> String {
+        format!("AMZREFUND#{refund_id}")
     }
 }
 

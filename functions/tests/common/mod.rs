@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use savedwallet_functions::store::item::{Backend, Item, Key, Write, WriteFailure};
-use savedwallet_functions::store::{dynamo, DynamoStore, EmbeddedStore, TableStore};
+use savedwallet_functions::store::item::{Backend, BackendError, Item, Key, Write};
+use savedwallet_functions::store::{
+    dynamo, DynamoBackend, DynamoStore, EmbeddedBackend, EmbeddedStore, TableStore,
+};
 
 /// Raw item access for assertions on stored attributes (TTL fields, index keys).
 #[async_trait]
@@ -20,7 +22,7 @@ pub trait Raw {
     /// Reads an item as stored.
     async fn raw_get(&self, key: Key) -> Option<Item>;
     /// Writes an item unconditionally (to plant bad data).
-    async fn raw_put(&self, key: Key, item: Item) -> Result<(), WriteFailure>;
+    async fn raw_put(&self, key: Key, item: Item) -> Result<(), BackendError>;
 }
 
 #[async_trait]
@@ -28,7 +30,7 @@ impl<B: Backend> Raw for TableStore<B> {
     async fn raw_get(&self, key: Key) -> Option<Item> {
         self.backend().get(&key, true).await.expect("raw get")
     }
-    async fn raw_put(&self, key: Key, item: Item) -> Result<(), WriteFailure> {
+    async fn raw_put(&self, key: Key, item: Item) -> Result<(), BackendError> {
         self.backend()
             .write(Write {
                 key,
@@ -38,6 +40,40 @@ impl<B: Backend> Raw for TableStore<B> {
             .await
             .map(|_| ())
     }
+}
+
+/// A store over a fault-injecting wrapper of a backend.
+pub type Faulty<B> = TableStore<savedwallet_functions::store::faulty::FaultBackend<B>>;
+
+/// An in-memory embedded store behind the fault injector.
+pub fn faulty_memory_store(seed: u64) -> Faulty<EmbeddedBackend> {
+    let b = EmbeddedBackend::in_memory().expect("in-memory redb");
+    TableStore::new(savedwallet_functions::store::faulty::FaultBackend::new(
+        b, seed,
+    ))
+}
+
+/// A file embedded store behind the fault injector.
+pub fn faulty_file_store(seed: u64) -> (Faulty<EmbeddedBackend>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = EmbeddedBackend::open(dir.path().join("store.redb")).expect("redb file");
+    let s = TableStore::new(savedwallet_functions::store::faulty::FaultBackend::new(
+        b, seed,
+    ));
+    (s, dir)
+}
+
+/// A DynamoDB store on a fresh table behind the fault injector.
+pub async fn faulty_dynamo_store(seed: u64) -> Faulty<DynamoBackend> {
+    let client = dynamo_client().await;
+    let table = format!("savedwallet-test-{}", uuid::Uuid::new_v4());
+    if let Err(e) = dynamo::create_table(&client, &table).await {
+        panic!("cannot create table on moto: {e}");
+    }
+    let b = DynamoBackend::new(client, table);
+    TableStore::new(savedwallet_functions::store::faulty::FaultBackend::new(
+        b, seed,
+    ))
 }
 
 /// An in-memory embedded store.
