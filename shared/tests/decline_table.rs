@@ -1,12 +1,14 @@
 //! Table-driven tests of the decline decision table against SPEC §6, §5.2, §5.3, §11.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use savedwallet_shared::api::{classify, Answer, Disposition, Operation};
 use savedwallet_shared::api::{
     Charge, ChargeInitiator, ChargePermissionState as P, ChargeState, ErrorResponse, ReasonCode,
 };
 use savedwallet_shared::decline::{
-    decide, row_for, ChargeOutcome, DecisionContext, DeclineAction, GiveUpReason, MerchantEvent,
-    PermissionCheck, Rule, REASON_TABLE,
+    buyer_action, decide, row_for, BuyerAction, BuyerActionKind, ChargeOutcome, DecisionContext,
+    DeclineAction, GiveUpReason, MerchantEvent, PermissionCheck, Rule, FAILED_MFA_MESSAGE,
+    REASON_TABLE,
 };
 use savedwallet_shared::dunning::{Jitter, RetryPolicy};
 use savedwallet_shared::region::Region;
@@ -55,6 +57,7 @@ fn kind(a: &DeclineAction) -> String {
         DeclineAction::RetryAt { .. } => "RetryNewKey".into(),
         DeclineAction::AskBuyerToUpdatePaymentMethod { .. } => "UpdatePaymentMethod".into(),
         DeclineAction::StopPermissionClosed => "StopClosed".into(),
+        DeclineAction::StopPermissionRejected => "StopRejected".into(),
         DeclineAction::WaitUntilNextMonth { .. } => "NextMonth".into(),
         DeclineAction::RequireBuyerPresent => "BuyerPresent".into(),
         DeclineAction::RetriesExhausted { .. } => "Exhausted".into(),
@@ -98,10 +101,10 @@ const SPEC_ERROR_TABLE: &[(u16, &str, &str, &str)] = &[
     (422, "InvalidChargeStatus", "GiveUp(not_a_create_charge_outcome)", "GiveUp(not_a_create_charge_outcome)"),
     (422, "SoftDeclined", "CheckPermission", "CheckPermission"),
     (422, "HardDeclined", "UpdatePaymentMethod", "UpdatePaymentMethod"),
-    (422, "PaymentMethodNotAllowed", "UpdatePaymentMethod", "UpdatePaymentMethod"),
-    (422, "AmazonRejected", "BuyerPresent", "BuyerPresent"),
-    (422, "TransactionCountExceeded", "GiveUp(transaction_count_exceeded)", "GiveUp(transaction_count_exceeded)"),
-    (422, "TransactionTimedOut", "CheckPermission", "CheckPermission"),
+    (422, "PaymentMethodNotAllowed", "BuyerPresent", "BuyerPresent"),
+    (422, "AmazonRejected", "StopRejected", "StopRejected"),
+    (422, "TransactionCountExceeded", "BuyerPresent", "BuyerPresent"),
+    (422, "TransactionTimedOut", "BuyerPresent", "BuyerPresent"),
     (422, "MFANotCompleted", "BuyerPresent", "GiveUp(missing_checkout_result_return_url)"),
     (426, "TLSVersionNotSupported", "GiveUp(tls_version_not_supported)", "GiveUp(tls_version_not_supported)"),
     (429, "TooManyRequests", "RetrySameKey", "RetrySameKey"),
@@ -158,7 +161,7 @@ fn every_spec_error_code_is_listed_in_the_test_table() {
 }
 
 #[test]
-fn unknown_codes_give_up_on_4xx_and_replay_on_5xx() {
+fn unknown_codes_follow_the_answer_classification() {
     let policy = RetryPolicy::default();
     let c = ctx(ChargeInitiator::Mitr);
     let cases: &[(u16, &str)] = &[
@@ -166,14 +169,18 @@ fn unknown_codes_give_up_on_4xx_and_replay_on_5xx() {
         (403, "GiveUp(unknown_reason_code)"),
         (422, "GiveUp(unknown_reason_code)"),
         (418, "GiveUp(unknown_reason_code)"),
-        (302, "GiveUp(unknown_reason_code)"),
+        (302, "GiveUp(unexpected_status)"),
         (408, "RetrySameKey"),
         (425, "RetrySameKey"),
         (429, "RetrySameKey"),
         (500, "RetrySameKey"),
         (502, "RetrySameKey"),
         (503, "RetrySameKey"),
-        (599, "RetrySameKey"),
+        (504, "RetrySameKey"),
+        // Not in the resend list: an unexpected status gives up (and alerts).
+        (501, "GiveUp(unexpected_status)"),
+        (505, "GiveUp(unexpected_status)"),
+        (599, "GiveUp(unexpected_status)"),
     ];
     for (status, want) in cases {
         let got = decide(&err(*status, "BrandNewCode"), None, &c, &policy);
@@ -214,9 +221,9 @@ fn every_charge_state_decides_as_documented() {
         (202, "ActionRequired", Some("BuyerActionRequired"), None, "BuyerPresent", "GiveUp(missing_redirect_url)"),
         (200, "Declined", Some("SoftDeclined"), None, "CheckPermission", "CheckPermission"),
         (200, "Declined", Some("HardDeclined"), None, "UpdatePaymentMethod", "UpdatePaymentMethod"),
-        (200, "Declined", Some("AmazonRejected"), None, "BuyerPresent", "BuyerPresent"),
+        (200, "Declined", Some("AmazonRejected"), None, "StopRejected", "StopRejected"),
         (200, "Declined", Some("ProcessingFailure"), None, "CheckPermission", "CheckPermission"),
-        (200, "Declined", Some("TransactionTimedOut"), None, "CheckPermission", "CheckPermission"),
+        (200, "Declined", Some("TransactionTimedOut"), None, "BuyerPresent", "BuyerPresent"),
         (200, "Declined", Some("MFAFailed"), None, "UpdatePaymentMethod", "UpdatePaymentMethod"),
         // A transient code on a final state cannot be replayed: soft decline instead.
         (200, "Declined", Some("InternalServerError"), None, "CheckPermission", "CheckPermission"),
@@ -335,11 +342,10 @@ fn permission_state_combinations() {
         (P::Closed, &[], "StopClosed"),
         (P::Unknown("Frozen".into()), &[], "GiveUp(unknown_permission_state)"),
     ];
-    // Codes that follow the permission check: the four "check then retry" codes.
+    // Codes that follow the permission check: the three "check then retry" codes.
     let follow = [
         (422, "SoftDeclined"),
         (500, "ProcessingFailure"),
-        (422, "TransactionTimedOut"),
         (422, "InvalidChargePermissionStatus"),
     ];
     for (status, code) in follow {
@@ -363,16 +369,43 @@ fn permission_state_combinations() {
         (P::NonChargeable, "UpdatePaymentMethod"),
         (P::Closed, "StopClosed"),
     ] {
-        for code in ["HardDeclined", "PaymentMethodNotAllowed"] {
+        let check = PermissionCheck::new(state.clone(), vec![]);
+        let got = decide(
+            &err(422, "HardDeclined"),
+            Some(&check),
+            &ctx(ChargeInitiator::Mitr),
+            &policy,
+        );
+        assert_eq!(kind(&got), want, "HardDeclined with {state}");
+    }
+    // "Another payment method" codes (SPEC §16) ignore Chargeable too; Closed wins.
+    for (state, want) in [
+        (P::Chargeable, "BuyerPresent"),
+        (P::NonChargeable, "BuyerPresent"),
+        (P::Closed, "StopClosed"),
+    ] {
+        for code in [
+            "PaymentMethodNotAllowed",
+            "TransactionTimedOut",
+            "TransactionCountExceeded",
+        ] {
             let check = PermissionCheck::new(state.clone(), vec![]);
-            let got = decide(
-                &err(422, code),
-                Some(&check),
-                &ctx(ChargeInitiator::Mitr),
-                &policy,
-            );
-            assert_eq!(kind(&got), want, "{code} with {state}");
+            for initiator in [ChargeInitiator::Mitr, ChargeInitiator::Citu] {
+                let got = decide(&err(422, code), Some(&check), &ctx(initiator), &policy);
+                assert_eq!(kind(&got), want, "{code} with {state}");
+            }
         }
+    }
+    // AmazonRejected: the wallet is gone, whatever a check still shows.
+    for state in [P::Chargeable, P::NonChargeable, P::Closed] {
+        let check = PermissionCheck::new(state.clone(), vec![]);
+        let got = decide(
+            &err(422, "AmazonRejected"),
+            Some(&check),
+            &ctx(ChargeInitiator::Mitr),
+            &policy,
+        );
+        assert_eq!(got, DeclineAction::StopPermissionRejected, "{state}");
     }
     // Transient errors replay regardless of the check: a lost success must be learned.
     let closed = PermissionCheck::new(P::Closed, vec![]);
@@ -545,18 +578,32 @@ fn rules_are_what_the_docs_table_says() {
     assert!(row_for(&ReasonCode::Unknown("x".into())).is_none());
 }
 
+/// docs/domain.md §1.2 is the table, row for row: each row's line appears verbatim.
 #[test]
 fn docs_render_every_row() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/domain.md"))
         .expect("docs/domain.md exists");
+    let mut missing = Vec::new();
     for row in REASON_TABLE {
-        let needle = format!("| `{}` |", row.code);
-        assert!(
-            doc.contains(&needle),
-            "docs/domain.md lacks a row for {}",
-            row.code
-        );
+        let line = row.doc_line();
+        if !doc.lines().any(|l| l == line) {
+            missing.push(line);
+        }
     }
+    assert!(
+        missing.is_empty(),
+        "docs/domain.md §1.2 lacks these rows (or has them differently):\n{}",
+        missing.join("\n")
+    );
+    let rows_in_doc = doc
+        .lines()
+        .filter(|l| {
+            REASON_TABLE
+                .iter()
+                .any(|r| l.contains(&format!("| `{}` |", r.code)))
+        })
+        .count();
+    assert_eq!(rows_in_doc, REASON_TABLE.len(), "one doc row per table row");
 }
 
 #[test]
@@ -586,6 +633,172 @@ fn merchant_events_and_alerts() {
         Some("buyer_checkout_required")
     );
     assert!(!DeclineAction::AwaitNotification.needs_alert());
+}
+
+/// The decline table and the client's retry loop share one classification: an error answer
+/// is a same-key replay here exactly when the client would resend it.
+#[test]
+fn replays_agree_with_the_answer_classification() {
+    let policy = RetryPolicy::default();
+    let c = ctx(ChargeInitiator::Mitu);
+    let mut codes: Vec<ReasonCode> = ReasonCode::KNOWN.to_vec();
+    codes.push(ReasonCode::Unknown(String::new()));
+    codes.push(ReasonCode::Unknown("BrandNewCode".into()));
+    for status in (300u16..=310)
+        .chain(400..=431)
+        .chain(500..=511)
+        .chain([599])
+    {
+        for code in &codes {
+            let outcome = ChargeOutcome::ApiError {
+                status,
+                reason_code: code.clone(),
+            };
+            let replayed = kind(&decide(&outcome, None, &c, &policy)) == "RetrySameKey";
+            let answer = Answer::Status {
+                status,
+                reason_code: Some(code),
+            };
+            let class = classify(Operation::CreateCharge, answer);
+            // A row whose rule is Replay also replays when it arrives with a decline status.
+            let replay_row = row_for(code).is_some_and(|r| r.rule == Rule::Replay);
+            assert_eq!(
+                replayed,
+                class == Disposition::Resend || (class == Disposition::Decline && replay_row),
+                "{status} {code:?}: table and classification disagree"
+            );
+        }
+    }
+}
+
+#[test]
+fn closed_reasons_buyer_canceled_reads_as_buyer_closed() {
+    let check = PermissionCheck::new(P::Closed, vec![ReasonCode::BuyerCanceled]);
+    assert_eq!(check.reasons, [ReasonCode::BuyerClosed]);
+    let check = PermissionCheck::new(P::NonChargeable, vec![ReasonCode::BuyerCanceled]);
+    assert_eq!(check.reasons, [ReasonCode::BuyerCanceled]);
+    let cp: savedwallet_shared::api::ChargePermission = serde_json::from_str(&format!(
+        r#"{{"chargePermissionId":"{CP}","statusDetails":{{"state":"Closed","reasons":[{{"reasonCode":"BuyerCanceled","reasonDescription":"x"}}]}}}}"#
+    ))
+    .unwrap();
+    let check = PermissionCheck::from_permission(&cp);
+    assert_eq!(check.reasons, [ReasonCode::BuyerClosed]);
+    let got = decide(
+        &err(422, "InvalidChargePermissionStatus"),
+        Some(&check),
+        &ctx(ChargeInitiator::Mitr),
+        &RetryPolicy::default(),
+    );
+    assert_eq!(got, DeclineAction::StopPermissionClosed);
+}
+
+/// API.md "Payment result": `buyerAction.kind` for each final decision.
+#[test]
+fn buyer_actions_follow_the_api_contract() {
+    use BuyerActionKind as K;
+    let policy = RetryPolicy::default();
+    let chargeable = PermissionCheck::new(P::Chargeable, vec![]);
+    let non_chargeable =
+        PermissionCheck::new(P::NonChargeable, vec![ReasonCode::PaymentMethodExpired]);
+    let closed = PermissionCheck::new(P::Closed, vec![ReasonCode::BuyerClosed]);
+    let exhausted = {
+        let mut c = ctx(ChargeInitiator::Mitr);
+        c.attempt = 6;
+        c.first_failure_at = Some(now() - Duration::days(8));
+        c
+    };
+    let mit = ctx(ChargeInitiator::Mitr);
+    let cit = ctx(ChargeInitiator::Citu);
+    #[rustfmt::skip]
+    let cases: Vec<(ChargeOutcome, Option<&PermissionCheck>, &DecisionContext, Option<K>)> = vec![
+        // HardDeclined or a NonChargeable wallet → update_payment_method.
+        (err(422, "HardDeclined"), None, &mit, Some(K::UpdatePaymentMethod)),
+        (err(422, "SoftDeclined"), Some(&non_chargeable), &mit, Some(K::UpdatePaymentMethod)),
+        (err(500, "ProcessingFailure"), Some(&non_chargeable), &cit, Some(K::UpdatePaymentMethod)),
+        // SoftDeclined / ProcessingFailure → retry_later (a retry is scheduled, or they ran out).
+        (err(422, "SoftDeclined"), Some(&chargeable), &cit, Some(K::RetryLater)),
+        (err(500, "ProcessingFailure"), Some(&chargeable), &exhausted, Some(K::RetryLater)),
+        // Every other reason → use_another_method.
+        (err(422, "TransactionTimedOut"), None, &cit, Some(K::UseAnotherMethod)),
+        (err(422, "TransactionTimedOut"), None, &mit, Some(K::UseAnotherMethod)),
+        (err(422, "AmazonRejected"), None, &mit, Some(K::UseAnotherMethod)),
+        (err(422, "PaymentMethodNotAllowed"), None, &cit, Some(K::UseAnotherMethod)),
+        (err(422, "TransactionCountExceeded"), None, &mit, Some(K::UseAnotherMethod)),
+        (err(400, "PeriodicAmountExceeded"), None, &mit, Some(K::UseAnotherMethod)),
+        (err(422, "CheckoutSessionCanceled"), None, &cit, Some(K::UseAnotherMethod)),
+        (err(422, "SoftDeclined"), Some(&closed), &mit, Some(K::UseAnotherMethod)),
+        (err(400, "CurrencyMismatch"), None, &mit, Some(K::UseAnotherMethod)),
+        (err(422, "BrandNewCode"), None, &mit, Some(K::UseAnotherMethod)),
+        // Our own bugs and lost answers are no declines: the buyer is told to retry later.
+        (err(400, "InvalidParameterValue"), None, &cit, Some(K::RetryLater)),
+        (err(403, "InvalidRequestSignature"), None, &cit, Some(K::RetryLater)),
+        (err(422, "MFANotCompleted"), None, &cit, Some(K::RetryLater)),
+        (err(422, "MFANotCompleted"), None, &mit, Some(K::UseAnotherMethod)),
+        (err(501, ""), None, &cit, Some(K::RetryLater)),
+        (err(400, ""), None, &cit, Some(K::RetryLater)),
+        // Nothing to tell yet: a same-key replay, a permission check, pending, paid.
+        (ChargeOutcome::Transport, None, &cit, None),
+        (err(422, "SoftDeclined"), None, &cit, None),
+        (err(422, "ChargeInProgress"), None, &mit, None),
+    ];
+    for (outcome, check, c, want) in cases {
+        let action = decide(&outcome, check, c, &policy);
+        let got = buyer_action(&action).map(|b| b.kind);
+        assert_eq!(got, want, "{outcome:?} with {check:?}: {action:?}");
+    }
+    // The update link rides along; the other kinds have none.
+    let update = buyer_action(&decide(&err(422, "HardDeclined"), None, &mit, &policy));
+    assert_eq!(
+        update,
+        Some(BuyerAction {
+            kind: K::UpdatePaymentMethod,
+            url: Some(US_UPDATE.to_string())
+        })
+    );
+    let mut jp = ctx(ChargeInitiator::Citu);
+    jp.region = Region::Jp;
+    let update = buyer_action(&decide(&err(422, "HardDeclined"), None, &jp, &policy));
+    assert_eq!(update.and_then(|b| b.url).as_deref(), Some(JP_UPDATE));
+    let other = buyer_action(&DeclineAction::StopPermissionRejected);
+    assert_eq!(other.and_then(|b| b.url), None);
+    // Paid, MFA redirect and a merchant's own cancel tell the buyer nothing.
+    for action in [
+        DeclineAction::Done {
+            state: ChargeState::Captured,
+        },
+        DeclineAction::RedirectBuyerForMfa {
+            amazon_pay_redirect_url: MFA_URL.into(),
+        },
+        DeclineAction::GiveUp {
+            reason: GiveUpReason::CanceledByMerchant,
+        },
+    ] {
+        assert_eq!(buyer_action(&action), None, "{action:?}");
+    }
+    assert_eq!(
+        [K::UpdatePaymentMethod, K::RetryLater, K::UseAnotherMethod].map(K::as_str),
+        ["update_payment_method", "retry_later", "use_another_method"]
+    );
+    assert_eq!(
+        FAILED_MFA_MESSAGE,
+        "Your payment was not successful. Please try another payment method."
+    );
+}
+
+#[test]
+fn amazon_rejected_ends_the_wallet_with_its_own_event() {
+    let got = decide(
+        &err(422, "AmazonRejected"),
+        None,
+        &ctx(ChargeInitiator::Mitr),
+        &RetryPolicy::default(),
+    );
+    assert_eq!(got, DeclineAction::StopPermissionRejected);
+    assert_eq!(
+        got.merchant_event().map(MerchantEvent::as_str),
+        Some("charge_permission_rejected")
+    );
+    assert!(!got.needs_alert());
 }
 
 mod properties {

@@ -52,6 +52,28 @@ pub struct ChargePermissionStatusDetails {
     pub last_updated_timestamp: Option<AmazonTimestamp>,
 }
 
+impl ChargePermissionStatusDetails {
+    /// The reason codes, with the older `BuyerCanceled` read as `BuyerClosed` on a Closed
+    /// permission (SPEC §16: both mean the buyer closed it). Serde keeps the spelling Amazon
+    /// sent, so a simulator can still emit either.
+    pub fn reason_codes(&self) -> Vec<ReasonCode> {
+        self.reasons
+            .iter()
+            .map(|r| permission_reason(&self.state, r.reason_code.clone()))
+            .collect()
+    }
+}
+
+/// A charge permission's reason code as it means: `BuyerCanceled` among a Closed
+/// permission's reasons is `BuyerClosed`. Only there — on a checkout session or a charge,
+/// `BuyerCanceled` means the buyer left Amazon's page.
+pub fn permission_reason(state: &ChargePermissionState, code: ReasonCode) -> ReasonCode {
+    match (state, code) {
+        (ChargePermissionState::Closed, ReasonCode::BuyerCanceled) => ReasonCode::BuyerClosed,
+        (_, code) => code,
+    }
+}
+
 fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
@@ -508,29 +530,6 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
-/// The Amazon Pay message inside an SNS notification (SPEC §12.4); keys are PascalCase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IpnMessage {
-    /// Merchant id.
-    #[serde(rename = "MerchantID")]
-    pub merchant_id: String,
-    /// Object type.
-    pub object_type: IpnObjectType,
-    /// Object id.
-    pub object_id: String,
-    /// Parent permission.
-    #[serde(default)]
-    pub charge_permission_id: Option<String>,
-    /// STATE_CHANGE / ATTRIBUTE_CHANGE.
-    pub notification_type: IpnNotificationType,
-    /// Random id for dedupe.
-    pub notification_id: String,
-    /// `V2`.
-    #[serde(default)]
-    pub notification_version: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,11 +594,34 @@ mod tests {
     }
 
     #[test]
-    fn ipn_message_parses() {
-        let j = r#"{"MerchantID":"A1B2","ObjectType":"CHARGE","ObjectId":"S01-5105180-3221187-C056351","ChargePermissionId":"S01-5105180-3221187","NotificationType":"STATE_CHANGE","NotificationId":"8e3b","NotificationVersion":"V2"}"#;
-        let m: IpnMessage = serde_json::from_str(j).unwrap();
-        assert_eq!(m.object_type, IpnObjectType::Charge);
-        assert_eq!(m.notification_type, IpnNotificationType::StateChange);
+    fn buyer_canceled_means_buyer_closed_only_on_a_closed_permission() {
+        let closed = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"Closed","reasons":[{"reasonCode":"BuyerCanceled"}]}}"#;
+        let cp: ChargePermission = serde_json::from_str(closed).unwrap();
+        assert_eq!(cp.status_details.reason_codes(), [ReasonCode::BuyerClosed]);
+        // The wire spelling is kept (a simulator writes back what it was told).
+        assert_eq!(
+            cp.status_details.reasons[0].reason_code,
+            ReasonCode::BuyerCanceled
+        );
+        let newer = closed.replace("BuyerCanceled", "BuyerClosed");
+        let cp: ChargePermission = serde_json::from_str(&newer).unwrap();
+        assert_eq!(cp.status_details.reason_codes(), [ReasonCode::BuyerClosed]);
+        // Elsewhere BuyerCanceled stays what it is: the buyer left the page.
+        for state in [
+            ChargePermissionState::NonChargeable,
+            ChargePermissionState::Chargeable,
+        ] {
+            assert_eq!(
+                permission_reason(&state, ReasonCode::BuyerCanceled),
+                ReasonCode::BuyerCanceled
+            );
+        }
+        let session = r#"{"checkoutSessionId":"bd504926-f659-4ad7-a1a9-9a747aaf5275","statusDetails":{"state":"Canceled","reasonCode":"BuyerCanceled"}}"#;
+        let cs: CheckoutSession = serde_json::from_str(session).unwrap();
+        assert_eq!(
+            cs.status_details.reason_code,
+            Some(ReasonCode::BuyerCanceled)
+        );
     }
 
     #[test]
