@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use savedwallet_amazon_pay::{
-    AmazonPayClient, ClientConfig, Error, Operation, Pacing, RateLimit, RetryPolicy,
+    AmazonPayClient, AttemptFailure, ClientConfig, Delivery, Error, Operation, Pacing, RateLimit,
+    RequestError, RetryPolicy, Stopped,
 };
 use savedwallet_shared::api::{
     CaptureChargeRequest, ChargePermissionState, ChargeState, CompleteCheckoutSessionRequest,
@@ -48,22 +49,34 @@ fn create_charge() -> CreateChargeRequest {
     )
 }
 
-/// Status, reason code, message and request id of an [`Error::Api`]; panics on other errors.
-fn api_parts(err: &Error) -> (u16, &str, &str, Option<&str>) {
+/// Status, reason code, message and request id of an [`Error::Declined`]; panics on others.
+fn declined_parts(err: &Error) -> (u16, &str, &str, Option<&str>) {
     match err {
-        Error::Api {
+        Error::Declined {
             status,
             reason_code,
             message,
             request_id,
-            ..
         } => (
             *status,
             reason_code.as_str(),
             message.as_str(),
             request_id.as_deref(),
         ),
-        other => panic!("expected an Api error, got {other:?}"),
+        other => panic!("expected a Declined error, got {other:?}"),
+    }
+}
+
+/// The last attempt of an [`Error::Unanswered`] that stopped for `why` after `attempts`.
+fn unanswered(err: &Error, why: Stopped, attempts: u32) -> (Delivery, &AttemptFailure) {
+    match err {
+        Error::Unanswered {
+            delivery,
+            stopped,
+            attempts: n,
+            last: Some(last),
+        } if *stopped == why && *n == attempts => (*delivery, last),
+        other => panic!("expected Unanswered({why:?}) after {attempts} attempts, got {other:?}"),
     }
 }
 
@@ -177,8 +190,20 @@ async fn retry_after_beyond_the_budget_gives_up() {
             .get_charge("S01-1234567-1234567-C000001")
             .await
             .expect_err("gives up");
+        let (delivery, last) = unanswered(&err, Stopped::RetryBudgetExhausted, 1);
+        assert_eq!(delivery, Delivery::OutcomeUnknown, "Amazon answered 503");
+        assert!(
+            matches!(
+                last,
+                AttemptFailure::Status {
+                    status: 503,
+                    reason_code: ReasonCode::ServiceUnavailable,
+                    ..
+                }
+            ),
+            "{last:?}"
+        );
         assert_eq!(err.status(), Some(503));
-        assert_eq!(err.reason_code(), Some(&ReasonCode::ServiceUnavailable));
         assert_eq!(server.seen().len(), 1, "Retry-After {retry_after}");
     }
 }
@@ -195,7 +220,10 @@ async fn declines_are_not_retried() {
             .create_charge(&create_charge(), "idem-decline")
             .await
             .expect_err("declined");
-        assert_eq!(api_parts(&err), (422, code, "declined", Some("req-422")));
+        assert_eq!(
+            declined_parts(&err),
+            (422, code, "declined", Some("req-422"))
+        );
         assert!(!err.is_retryable());
         assert_eq!(server.seen().len(), 1, "{code} must not be retried");
         assert_all_signed(&server);
@@ -226,7 +254,7 @@ async fn timeout_is_retried_with_the_same_key() {
 }
 
 #[tokio::test]
-async fn persistent_timeout_is_a_timeout_error() {
+async fn persistent_timeout_leaves_the_outcome_unknown() {
     let server = TestServer::start(vec![Reply::Hang]).await;
     let mut cfg = config(&server, "SANDBOX-TESTKEY");
     cfg.request_timeout = Duration::from_millis(200);
@@ -236,7 +264,9 @@ async fn persistent_timeout_is_a_timeout_error() {
         .create_charge(&create_charge(), "idem-hang")
         .await
         .expect_err("times out");
-    assert!(matches!(err, Error::Timeout), "{err:?}");
+    let (delivery, last) = unanswered(&err, Stopped::RetriesExhausted, 3);
+    assert_eq!(delivery, Delivery::OutcomeUnknown, "sent, never answered");
+    assert_eq!(last, &AttemptFailure::Timeout { connecting: false });
     assert_eq!(server.seen().len(), 3);
 }
 
@@ -252,14 +282,22 @@ async fn error_bodies_json_and_not_json() {
             "S01-1234567-1234567-C000001",
             &CaptureChargeRequest {
                 capture_amount: Price::from_minor(1499, Currency::EUR),
-                soft_descriptor: Some("x".repeat(17)),
+                soft_descriptor: Some("ACME".into()),
             },
             "idem-capture",
         )
         .await
         .expect_err("400");
-    assert_eq!(err.reason_code(), Some(&ReasonCode::InvalidParameterValue));
-    assert!(err.to_string().contains("softDescriptor too long"));
+    // A payment operation's 4xx is Amazon's decision: handed over, never resent.
+    assert_eq!(
+        declined_parts(&err),
+        (
+            400,
+            "InvalidParameterValue",
+            "softDescriptor too long",
+            Some("req-400")
+        )
+    );
     assert_eq!(server.seen().len(), 1);
 
     let server = TestServer::start(vec![Reply::Respond {
@@ -275,10 +313,20 @@ async fn error_bodies_json_and_not_json() {
         .get_refund("S01-1234567-1234567-R000001")
         .await
         .expect_err("502");
-    let (status, reason_code, message, request_id) = api_parts(&err);
+    let (_, last) = unanswered(&err, Stopped::RetriesExhausted, 2);
+    let AttemptFailure::Status {
+        status: 502,
+        reason_code,
+        message,
+        request_id,
+        ..
+    } = last
+    else {
+        panic!("expected the 502, got {last:?}");
+    };
     assert_eq!(
-        (status, reason_code, request_id),
-        (502, "BadGateway", Some("gw-1"))
+        (reason_code.as_str(), request_id.as_deref()),
+        ("BadGateway", Some("gw-1"))
     );
     assert!(message.contains("502 Bad Gateway"), "{message}");
     assert_eq!(server.seen().len(), 2, "one retry then give up");
@@ -450,32 +498,75 @@ async fn raw_bodies_are_sent_byte_exact() {
 
 #[tokio::test]
 async fn invalid_requests_are_refused_before_sending() {
+    use savedwallet_shared::idempotency::IdempotencyKeyError as K;
     let server = TestServer::start(vec![Reply::json(200, "{}")]).await;
     let c = client(&server);
-    for (op, id, key) in [
-        (Operation::GetCharge, Some("../admin"), None),
-        (Operation::GetCharge, None, None),
-        (Operation::CreateCharge, Some("x"), Some("k")),
-        (Operation::CreateCharge, None, None),
-        (Operation::CreateCharge, None, Some("has space")),
+    let long = "0123456789abcdef0123456789abcdef0";
+    for (op, id, key, body, want) in [
+        (
+            Operation::GetCharge,
+            Some("../admin"),
+            None,
+            None,
+            RequestError::InvalidResourceId,
+        ),
+        (
+            Operation::GetCharge,
+            None,
+            None,
+            None,
+            RequestError::MissingResourceId(Operation::GetCharge),
+        ),
+        (
+            Operation::CreateCharge,
+            Some("x"),
+            Some("k"),
+            None,
+            RequestError::UnexpectedResourceId(Operation::CreateCharge),
+        ),
         (
             Operation::CreateCharge,
             None,
-            Some("0123456789abcdef0123456789abcdef0"),
+            None,
+            None,
+            RequestError::MissingIdempotencyKey(Operation::CreateCharge),
+        ),
+        (
+            Operation::CreateCharge,
+            None,
+            Some("has space"),
+            None,
+            RequestError::InvalidIdempotencyKey(K::InvalidCharacter),
+        ),
+        (
+            Operation::CreateCharge,
+            None,
+            Some(long),
+            None,
+            RequestError::InvalidIdempotencyKey(K::TooLong(33)),
+        ),
+        (
+            Operation::GetRefund,
+            Some("S01-1-2-R3"),
+            None,
+            Some(b"{}".to_vec()),
+            RequestError::UnexpectedBody(Operation::GetRefund),
         ),
     ] {
-        let err = c.call_raw(op, id, None, key).await.expect_err("refused");
-        assert!(
-            matches!(err, Error::InvalidRequest(_)),
-            "{op} {id:?} {key:?}: {err:?}"
-        );
+        match c.call_raw(op, id, body, key).await {
+            Err(Error::InvalidRequest(got)) => assert_eq!(got, want, "{op} {id:?} {key:?}"),
+            other => panic!("{op} {id:?} {key:?}: expected {want:?}, got {other:?}"),
+        }
     }
-    assert!(c.with_simulation_code("bad code\n").is_err());
+    assert!(matches!(
+        c.with_simulation_code("bad code\n"),
+        Err(Error::InvalidRequest(RequestError::InvalidSimulationCode))
+    ));
     assert!(server.seen().is_empty());
 }
 
 #[tokio::test]
-async fn connection_refused_is_transport_error() {
+async fn connection_refused_is_not_sent() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
@@ -498,13 +589,23 @@ async fn connection_refused_is_transport_error() {
         .get_charge("S01-1-2-C3")
         .await
         .expect_err("refused");
-    assert!(matches!(err, Error::Transport(_)), "{err:?}");
-    assert!(err.is_retryable());
+    let (delivery, last) = unanswered(&err, Stopped::RetriesExhausted, 2);
+    // Nothing ever reached a server: "not sent", not "outcome unknown".
+    assert_eq!(delivery, Delivery::NotSent);
+    assert_eq!(err.outcome(), savedwallet_amazon_pay::Outcome::NotSent);
+    let AttemptFailure::Connection {
+        message,
+        connecting: true,
+    } = last
+    else {
+        panic!("expected a connect failure, got {last:?}");
+    };
     // The cause is named, not just reqwest's "error sending request".
     assert!(
-        err.to_string().to_ascii_lowercase().contains("refused"),
-        "{err}"
+        message.to_ascii_lowercase().contains("refused"),
+        "{message}"
     );
+    assert!(err.is_retryable());
 }
 
 #[test]

@@ -118,7 +118,10 @@ async fn logs_name_the_call_but_never_secrets_or_buyer_data() {
         .create_charge(&create_charge(), "log-decline-1")
         .await
         .expect_err("declined");
-    assert!(matches!(err, Error::Api { status: 422, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Declined { status: 422, .. }),
+        "{err:?}"
+    );
 
     // 3. A gateway page quoting the buyer, retried, then a success.
     let retried = TestServer::start(vec![
