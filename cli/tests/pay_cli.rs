@@ -436,3 +436,79 @@ async fn keys_generate_produces_a_usable_pair() {
     assert!(expect_exit(&out, 2).contains("refusing to overwrite"));
     assert_eq!(std::fs::read_to_string(&private).unwrap(), private_pem);
 }
+
+/// A listener that accepts connections and never answers (the CLI must time out).
+async fn start_silent() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    (format!("http://{addr}"), task)
+}
+
+/// A create-charge call with the vector key against `base`, without resends.
+fn create_charge_at(key: &Path, base: &str, extra: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.args([
+        "pay",
+        "create-charge",
+        "--body",
+        "-",
+        "--region",
+        "eu",
+        "--public-key-id",
+        "SANDBOX-CLITEST",
+        "--endpoint",
+        base,
+        "--no-retry",
+        "--idempotency-key",
+        "cli-timeout-1",
+    ])
+    .args(extra)
+    .arg("--private-key")
+    .arg(key);
+    cmd
+}
+
+const CHARGE_BODY: &[u8] = b"{\"chargePermissionId\":\"S01-1234567-1234567\",\"chargeAmount\":{\"amount\":\"14.99\",\"currencyCode\":\"EUR\"}}";
+
+#[tokio::test]
+async fn timeouts_exit_3_and_say_the_outcome_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path());
+    let (base, server) = start_silent().await;
+    let out = run(
+        create_charge_at(&key, &base, &["--timeout", "1"]),
+        Some(CHARGE_BODY),
+    )
+    .await;
+    let stderr = expect_exit(&out, 3);
+    assert!(stderr.contains("timed out"), "{stderr}");
+    // It was sent and never answered: replay the same key, never a new one.
+    assert!(
+        stderr.contains("the outcome is unknown")
+            && stderr.contains("--idempotency-key cli-timeout-1"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    server.abort();
+}
+
+#[tokio::test]
+async fn network_errors_exit_3_and_say_nothing_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path());
+    // A port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = run(create_charge_at(&key, &base, &[]), Some(CHARGE_BODY)).await;
+    let stderr = expect_exit(&out, 3);
+    assert!(stderr.contains("nothing reached Amazon"), "{stderr}");
+    assert!(!stderr.contains("the outcome is unknown"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
