@@ -562,23 +562,64 @@ mod tests {
     #[test]
     fn authorization_parse_rejects() {
         let good = "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept, Signature=QUJD";
-        assert!(AuthorizationHeader::parse(good).is_ok());
-        for bad in [
-            "",
-            "AMZN-PAY-RSASSA-PSS-V2",
-            "AMZN-PAY-RSASSA-PSS-V3 PublicKeyId=K, SignedHeaders=accept, Signature=QUJD",
-            "AMZN-PAY-RSASSA-PSS-V2  PublicKeyId=K, SignedHeaders=accept, Signature=QUJD",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=, SignedHeaders=accept, Signature=QUJD",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K,SignedHeaders=accept, Signature=QUJD",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=, Signature=QUJD",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept, Signature=",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept, Signature=QU-D",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept, Signature=QUJD ",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K K, SignedHeaders=accept, Signature=QUJD",
-            "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept;;date, Signature=QUJD",
-            "AMZN-PAY-RSASSA-PSS-V2 Signature=QUJD, PublicKeyId=K, SignedHeaders=accept",
+        assert_eq!(
+            AuthorizationHeader::parse(good).map(|h| h.signed_headers),
+            Ok(vec!["accept".to_string()])
+        );
+        use SigningError::MalformedAuthorization as M;
+        let bad_list = SigningError::InvalidSignedHeaders("bad header name \"\"".into());
+        for (bad, want) in [
+            ("", M("no space after the algorithm name")),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2",
+                M("no space after the algorithm name"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V3 PublicKeyId=K, SignedHeaders=accept, Signature=QUJD",
+                SigningError::UnknownAlgorithm("AMZN-PAY-RSASSA-PSS-V3".into()),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2  PublicKeyId=K, SignedHeaders=accept, Signature=QUJD",
+                M("expected PublicKeyId= after the algorithm"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=, SignedHeaders=accept, Signature=QUJD",
+                M("invalid PublicKeyId"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K,SignedHeaders=accept, Signature=QUJD",
+                M("expected \", SignedHeaders=\" after PublicKeyId"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=, Signature=QUJD",
+                M("invalid SignedHeaders"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept, Signature=",
+                M("invalid Signature (expected standard base64)"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept, Signature=QU-D",
+                M("invalid Signature (expected standard base64)"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept, Signature=QUJD ",
+                M("invalid Signature (expected standard base64)"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K K, SignedHeaders=accept, Signature=QUJD",
+                M("invalid PublicKeyId"),
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 PublicKeyId=K, SignedHeaders=accept;;date, Signature=QUJD",
+                bad_list,
+            ),
+            (
+                "AMZN-PAY-RSASSA-PSS-V2 Signature=QUJD, PublicKeyId=K, SignedHeaders=accept",
+                M("expected PublicKeyId= after the algorithm"),
+            ),
         ] {
-            assert!(AuthorizationHeader::parse(bad).is_err(), "{bad:?}");
+            assert_eq!(AuthorizationHeader::parse(bad), Err(want), "{bad:?}");
         }
     }
 
@@ -587,7 +628,10 @@ mod tests {
         let t = parse_pay_date("2024-06-01T12:34:56Z").unwrap();
         assert_eq!(format_pay_date(t), "20240601T123456Z");
         assert_eq!(parse_pay_date("20240601T123456Z").unwrap(), t);
-        assert!(parse_pay_date("June 1st").is_err());
+        assert_eq!(
+            parse_pay_date("June 1st"),
+            Err(TimestampError("June 1st".into()))
+        );
     }
 
     #[test]
