@@ -1,6 +1,7 @@
-//! How the client treats each kind of answer over real HTTP (docs/client.md "Answers"):
-//! declines reach the caller after one request, transient answers are resent with the same
-//! key, redirects are refused, and a deadline stops resends that could not finish in time.
+//! How the client treats each kind of answer over real HTTP (docs/client.md "Answers",
+//! "Errors"): declines reach the caller after one request, transient answers are resent with
+//! the same key, redirects are refused, a deadline stops resends that could not finish in
+//! time, and an unanswered call says whether anything reached Amazon.
 
 mod common;
 
@@ -22,29 +23,6 @@ use std::time::Duration;
 const PROCESSING_FAILURE: &str =
     r#"{"reasonCode":"ProcessingFailure","message":"There was an error processing your request."}"#;
 
-fn config(server: &TestServer) -> ClientConfig {
-    let mut c = ClientConfig::new(
-        Region::Eu,
-        Environment::Sandbox,
-        "SANDBOX-TESTKEY",
-        SecretString::from(private_key_pem()),
-    );
-    c.endpoint = Some(server.base.clone());
-    c.pacing = Pacing::Off;
-    c.request_timeout = Duration::from_secs(10);
-    c.retry = RetryPolicy {
-        max_retries: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_total: Duration::from_secs(20),
-    };
-    c
-}
-
-fn client(server: &TestServer) -> AmazonPayClient {
-    AmazonPayClient::new(config(server)).expect("client")
-}
-
 fn eur(minor: i64) -> Price {
     Price::from_minor(minor, Currency::EUR)
 }
@@ -59,7 +37,7 @@ fn charge_request() -> CreateChargeRequest {
 async fn processing_failure_reaches_the_caller_after_exactly_one_request() {
     for op in ["create-charge", "capture", "refund", "complete"] {
         let server = TestServer::start(vec![Reply::json(500, PROCESSING_FAILURE)]).await;
-        let c = client(&server);
+        let c = client_for(&server);
         let result = match op {
             "create-charge" => c.create_charge(&charge_request(), "pf-1").await.map(drop),
             "capture" => c
@@ -130,7 +108,7 @@ async fn a_500_without_reason_or_with_internal_server_error_is_resent() {
         Reply::json(201, &charge_json("Captured")),
     ])
     .await;
-    let resp = client(&server)
+    let resp = client_for(&server)
         .create_charge(&charge_request(), "ise-key")
         .await
         .expect("third attempt answers");
@@ -155,7 +133,7 @@ async fn a_get_resends_processing_failure() {
         Reply::json(200, &charge_permission_json()),
     ])
     .await;
-    let resp = client(&server)
+    let resp = client_for(&server)
         .get_charge_permission("S01-1234567-1234567")
         .await
         .expect("second attempt answers");
@@ -166,7 +144,7 @@ async fn a_get_resends_processing_failure() {
         r#"{"reasonCode":"ResourceNotFound","message":"no"}"#,
     )])
     .await;
-    let err = client(&server)
+    let err = client_for(&server)
         .get_charge("S01-1234567-1234567-C000009")
         .await
         .expect_err("404");
@@ -196,7 +174,7 @@ async fn redirects_are_refused_and_the_target_sees_nothing() {
             body: String::new(),
         }])
         .await;
-        let err = client(&redirector)
+        let err = client_for(&redirector)
             .create_charge(&charge_request(), "redirect-key")
             .await
             .expect_err("a redirect is no answer");
@@ -224,7 +202,7 @@ async fn redirects_are_refused_and_the_target_sees_nothing() {
 #[tokio::test]
 async fn a_deadline_stops_the_resend_that_could_not_finish() {
     let server = TestServer::start(vec![Reply::Hang]).await;
-    let c = client(&server).with_call_options(CallOptions::within(
+    let c = client_for(&server).with_call_options(CallOptions::within(
         Duration::from_millis(500),
         Duration::from_millis(300),
     ));
@@ -250,7 +228,7 @@ async fn a_deadline_stops_the_resend_that_could_not_finish() {
 #[tokio::test]
 async fn no_attempt_starts_when_the_deadline_is_too_close() {
     let server = TestServer::start(vec![Reply::json(201, &charge_json("Captured"))]).await;
-    let c = client(&server).with_call_options(CallOptions::within(
+    let c = client_for(&server).with_call_options(CallOptions::within(
         Duration::from_millis(100),
         Duration::from_secs(5),
     ));
@@ -280,7 +258,7 @@ async fn resends_that_fit_the_deadline_are_made() {
         Reply::json(201, &charge_json("Authorized")),
     ])
     .await;
-    let c = client(&server).with_call_options(CallOptions::within(
+    let c = client_for(&server).with_call_options(CallOptions::within(
         Duration::from_secs(20),
         Duration::from_secs(5),
     ));
@@ -290,4 +268,175 @@ async fn resends_that_fit_the_deadline_are_made() {
         .expect("answered in time");
     assert_eq!(resp.attempts, 3);
     assert!(c.call_options().deadline.is_some());
+}
+
+/// Status, reason code, message and request id of an [`Error::Declined`]; panics on others.
+fn declined_parts(err: &Error) -> (u16, &str, &str, Option<&str>) {
+    match err {
+        Error::Declined {
+            status,
+            reason_code,
+            message,
+            request_id,
+        } => (
+            *status,
+            reason_code.as_str(),
+            message.as_str(),
+            request_id.as_deref(),
+        ),
+        other => panic!("expected a Declined error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn declines_are_not_retried() {
+    for code in ["SoftDeclined", "HardDeclined"] {
+        let server = TestServer::start(vec![Reply::json(
+            422,
+            &format!(r#"{{"reasonCode":"{code}","message":"declined"}}"#),
+        )])
+        .await;
+        let err = client_for(&server)
+            .create_charge(&charge_request(), "idem-decline")
+            .await
+            .expect_err("declined");
+        assert_eq!(
+            declined_parts(&err),
+            (422, code, "declined", Some("req-422"))
+        );
+        assert!(!err.is_retryable());
+        assert_eq!(server.seen().len(), 1, "{code} must not be retried");
+        assert_all_signed(&server);
+    }
+}
+
+#[tokio::test]
+async fn persistent_timeout_leaves_the_outcome_unknown() {
+    let server = TestServer::start(vec![Reply::Hang]).await;
+    let mut cfg = config_for(&server, "SANDBOX-TESTKEY");
+    cfg.request_timeout = Duration::from_millis(200);
+    cfg.retry.max_retries = 2;
+    let c = AmazonPayClient::new(cfg).unwrap();
+    let err = c
+        .create_charge(&charge_request(), "idem-hang")
+        .await
+        .expect_err("times out");
+    let (delivery, last) = unanswered(&err, Stopped::RetriesExhausted, 3);
+    assert_eq!(delivery, Delivery::OutcomeUnknown, "sent, never answered");
+    assert_eq!(last, &AttemptFailure::Timeout { connecting: false });
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn error_bodies_json_and_not_json() {
+    let server = TestServer::start(vec![Reply::json(
+        400,
+        r#"{"reasonCode":"InvalidParameterValue","message":"softDescriptor too long"}"#,
+    )])
+    .await;
+    let err = client_for(&server)
+        .capture_charge(
+            "S01-1234567-1234567-C000001",
+            &CaptureChargeRequest {
+                capture_amount: Price::from_minor(1499, Currency::EUR),
+                soft_descriptor: Some("ACME".into()),
+            },
+            "idem-capture",
+        )
+        .await
+        .expect_err("400");
+    // A payment operation's 4xx is Amazon's decision: handed over, never resent.
+    assert_eq!(
+        declined_parts(&err),
+        (
+            400,
+            "InvalidParameterValue",
+            "softDescriptor too long",
+            Some("req-400")
+        )
+    );
+    assert_eq!(server.seen().len(), 1);
+
+    let server = TestServer::start(vec![Reply::Respond {
+        status: 502,
+        headers: vec![("x-amz-pay-request-id".into(), "gw-1".into())],
+        body: "<html><body>502 Bad Gateway</body></html>".into(),
+    }])
+    .await;
+    let mut cfg = config_for(&server, "SANDBOX-TESTKEY");
+    cfg.retry.max_retries = 1;
+    let err = AmazonPayClient::new(cfg)
+        .unwrap()
+        .get_refund("S01-1234567-1234567-R000001")
+        .await
+        .expect_err("502");
+    let (_, last) = unanswered(&err, Stopped::RetriesExhausted, 2);
+    let AttemptFailure::Status {
+        status: 502,
+        reason_code,
+        message,
+        request_id,
+        ..
+    } = last
+    else {
+        panic!("expected the 502, got {last:?}");
+    };
+    assert_eq!(
+        (reason_code.as_str(), request_id.as_deref()),
+        ("BadGateway", Some("gw-1"))
+    );
+    assert!(message.contains("502 Bad Gateway"), "{message}");
+    assert_eq!(server.seen().len(), 2, "one retry then give up");
+
+    // A 200 whose body is not the expected object is a Decode error, not retried.
+    let server = TestServer::start(vec![Reply::json(200, "not json")]).await;
+    let err = client_for(&server)
+        .get_charge("S01-1-2-C3")
+        .await
+        .expect_err("decode");
+    assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn connection_refused_is_not_sent() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut cfg = ClientConfig::new(
+        Region::Na,
+        Environment::Live,
+        "LIVE-K",
+        SecretString::from(private_key_pem()),
+    );
+    cfg.endpoint = Some(url::Url::parse(&format!("http://{addr}")).unwrap());
+    cfg.pacing = Pacing::Off;
+    cfg.retry = RetryPolicy {
+        max_retries: 1,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        max_total: Duration::from_secs(5),
+    };
+    let err = AmazonPayClient::new(cfg)
+        .unwrap()
+        .get_charge("S01-1-2-C3")
+        .await
+        .expect_err("refused");
+    let (delivery, last) = unanswered(&err, Stopped::RetriesExhausted, 2);
+    // Nothing ever reached a server: "not sent", not "outcome unknown".
+    assert_eq!(delivery, Delivery::NotSent);
+    assert_eq!(err.outcome(), savedwallet_amazon_pay::Outcome::NotSent);
+    let AttemptFailure::Connection {
+        message,
+        connecting: true,
+    } = last
+    else {
+        panic!("expected a connect failure, got {last:?}");
+    };
+    // The cause is named, not just reqwest's "error sending request".
+    assert!(
+        message.to_ascii_lowercase().contains("refused"),
+        "{message}"
+    );
+    assert!(err.is_retryable());
 }

@@ -5,35 +5,16 @@
 mod common;
 
 use common::*;
-use savedwallet_amazon_pay::{
-    AmazonPayClient, ClientConfig, Error, Pacing, RequestError, RetryPolicy, ValidationError,
-};
+use savedwallet_amazon_pay::{AmazonPayClient, Error, RequestError, ValidationError};
 use savedwallet_shared::api::{
     CaptureChargeRequest, Channel, ChargeInitiator, CreateChargeRequest, CreateRefundRequest,
     WebCheckoutDetails,
 };
 use savedwallet_shared::money::{Currency, Price};
-use savedwallet_shared::region::{Environment, Region};
-use secrecy::SecretString;
-use std::time::Duration;
+use savedwallet_shared::region::Environment;
 
 fn client_as(server: &TestServer, key_id: &str) -> AmazonPayClient {
-    let mut c = ClientConfig::new(
-        Region::Eu,
-        Environment::Sandbox,
-        key_id,
-        SecretString::from(private_key_pem()),
-    );
-    c.endpoint = Some(server.base.clone());
-    c.pacing = Pacing::Off;
-    c.request_timeout = Duration::from_secs(10);
-    c.retry = RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(10),
-        max_total: Duration::from_secs(10),
-    };
-    AmazonPayClient::new(c).expect("client")
+    AmazonPayClient::new(config_for(server, key_id)).expect("client")
 }
 
 fn charge() -> CreateChargeRequest {

@@ -4,22 +4,11 @@
 //! variables and body the script prints. The key id and the bodies are read from the script,
 //! so the test follows it when it changes.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
 
-/// Kills the sandbox child (ours, by its handle) even when an assertion fails.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{bin, http, start_sandbox};
+use std::io::Write;
+use std::process::{Output, Stdio};
 
 fn script() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/local"))
@@ -38,46 +27,10 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     &text[from..from + len]
 }
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_savedwallet"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AMAZON_PAY_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 fn expect_ok(out: &Output, what: &str) -> serde_json::Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: stdout not JSON: {e}"))
-}
-
-/// A one-shot HTTP/1.1 POST with a JSON body (the script uses curl).
-fn http_post_json(base: &str, path: &str, body: &str) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status");
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// Runs `savedwallet pay …` with the variables scripts/local prints.
@@ -103,41 +56,6 @@ fn pay(env: &[(&str, String)], args: &[&str], stdin: Option<&str>) -> Output {
             .expect("write body");
     }
     child.wait_with_output().expect("pay output")
-}
-
-fn start_sandbox(key_id: &str, public_pem: &Path, state: &Path) -> (Guard, String, String) {
-    let child = bin()
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--public-key"])
-        .arg(format!("{key_id}={}", public_pem.display()))
-        .arg("--state")
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sandbox");
-    let mut guard = Guard(child);
-    let stdout = guard.0.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut base, mut control) = (None, None);
-    while base.is_none() || control.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the sandbox prints its URLs within 30 s");
-        if let Some(u) = line.strip_prefix("API base URL: ") {
-            base = Some(u.to_string());
-        }
-        if let Some(u) = line.strip_prefix("Control API: ") {
-            control = Some(u.to_string());
-        }
-    }
-    (guard, base.expect("base"), control.expect("control"))
 }
 
 #[test]
@@ -166,16 +84,16 @@ fn the_local_script_flow_works_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let (_guard, base, control) = start_sandbox(
-        &key_id,
-        &keys.join("public.pem"),
-        &dir.path().join("state.json"),
-    );
-    let control_path = control.trim_start_matches(&base);
-    let (status, created) = http_post_json(
+    // Started as the script starts it (no --no-throttling).
+    let public_pem = keys.join("public.pem");
+    let sandbox = start_sandbox(&key_id, &public_pem, &dir.path().join("state.json"), &[]);
+    let base = sandbox.base.clone();
+    let control_path = sandbox.control.trim_start_matches(&base);
+    let (status, created) = http(
         &base,
+        "POST",
         &format!("{control_path}/charge-permissions"),
-        wallet_body,
+        Some(wallet_body),
     );
     assert_eq!(status, 201, "{created}");
     let created: serde_json::Value = serde_json::from_str(&created).expect("JSON");

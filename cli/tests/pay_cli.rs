@@ -303,29 +303,18 @@ async fn api_error_exits_non_zero_with_reason_code() {
     let dir = tempfile::tempdir().unwrap();
     let key = write_key(dir.path());
     let body: &'static [u8] = b"{\"chargePermissionId\":\"S01-1234567-1234567\",  \"chargeAmount\":{\"amount\":\"14.99\",\"currencyCode\":\"EUR\"}}";
-    let mut cmd = bin();
-    cmd.args([
-        "pay",
-        "create-charge",
-        "--body",
-        "-",
-        "--region",
-        "eu",
-        "--public-key-id",
-        "SANDBOX-CLITEST",
-    ])
-    .arg("--private-key")
-    .arg(&key)
-    .args([
-        "--endpoint",
+    let cmd = create_charge_at(
+        &key,
         &base,
-        "--idempotency-key",
-        "cli-key-1",
-        "--algorithm",
-        "v1",
-        "--simulation-code",
-        "HardDeclined",
-    ]);
+        &[
+            "--idempotency-key",
+            "cli-key-1",
+            "--algorithm",
+            "v1",
+            "--simulation-code",
+            "HardDeclined",
+        ],
+    );
     let out = run(cmd, Some(body)).await;
     let stderr = expect_exit(&out, 1);
     assert!(
@@ -450,7 +439,7 @@ async fn start_silent() -> (String, tokio::task::JoinHandle<()>) {
     (format!("http://{addr}"), task)
 }
 
-/// A create-charge call with the vector key against `base`, without resends.
+/// `pay create-charge --body -` as SANDBOX-CLITEST with the key at `key` against `base`.
 fn create_charge_at(key: &Path, base: &str, extra: &[&str]) -> Command {
     let mut cmd = bin();
     cmd.args([
@@ -464,9 +453,6 @@ fn create_charge_at(key: &Path, base: &str, extra: &[&str]) -> Command {
         "SANDBOX-CLITEST",
         "--endpoint",
         base,
-        "--no-retry",
-        "--idempotency-key",
-        "cli-timeout-1",
     ])
     .args(extra)
     .arg("--private-key")
@@ -481,11 +467,14 @@ async fn timeouts_exit_3_and_say_the_outcome_is_unknown() {
     let dir = tempfile::tempdir().unwrap();
     let key = write_key(dir.path());
     let (base, server) = start_silent().await;
-    let out = run(
-        create_charge_at(&key, &base, &["--timeout", "1"]),
-        Some(CHARGE_BODY),
-    )
-    .await;
+    let args = [
+        "--no-retry",
+        "--idempotency-key",
+        "cli-timeout-1",
+        "--timeout",
+        "1",
+    ];
+    let out = run(create_charge_at(&key, &base, &args), Some(CHARGE_BODY)).await;
     let stderr = expect_exit(&out, 3);
     assert!(stderr.contains("timed out"), "{stderr}");
     // It was sent and never answered: replay the same key, never a new one.
@@ -506,7 +495,8 @@ async fn network_errors_exit_3_and_say_nothing_was_sent() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let out = run(create_charge_at(&key, &base, &[]), Some(CHARGE_BODY)).await;
+    let no_retry = ["--no-retry", "--idempotency-key", "cli-refused-1"];
+    let out = run(create_charge_at(&key, &base, &no_retry), Some(CHARGE_BODY)).await;
     let stderr = expect_exit(&out, 3);
     assert!(stderr.contains("nothing reached Amazon"), "{stderr}");
     assert!(!stderr.contains("the outcome is unknown"), "{stderr}");

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use url::{Host, Url};
 
 use super::enums::{Channel, ChargeInitiator};
-use super::objects::WebCheckoutDetails;
+use super::objects::{PaymentDetails, WebCheckoutDetails};
 use super::requests::{
     CaptureChargeRequest, CompleteCheckoutSessionRequest, CreateChargeRequest,
     CreateCheckoutSessionRequest, CreateRefundRequest, UpdateCheckoutSessionRequest,
@@ -147,24 +147,32 @@ impl Validate for CompleteCheckoutSessionRequest {
     }
 }
 
+/// A checkout session's return URL and payment descriptor (Create and Update alike).
+fn validate_checkout_session(
+    details: Option<&WebCheckoutDetails>,
+    payment: Option<&PaymentDetails>,
+    environment: Environment,
+) -> Result<(), ValidationError> {
+    validate_web_checkout_details(details, environment)?;
+    validate_optional_descriptor(payment.and_then(|p| p.soft_descriptor.as_deref()))
+}
+
 impl Validate for CreateCheckoutSessionRequest {
     fn validate(&self, environment: Environment) -> Result<(), ValidationError> {
-        validate_web_checkout_details(self.web_checkout_details.as_ref(), environment)?;
-        validate_optional_descriptor(
-            self.payment_details
-                .as_ref()
-                .and_then(|p| p.soft_descriptor.as_deref()),
+        validate_checkout_session(
+            self.web_checkout_details.as_ref(),
+            self.payment_details.as_ref(),
+            environment,
         )
     }
 }
 
 impl Validate for UpdateCheckoutSessionRequest {
     fn validate(&self, environment: Environment) -> Result<(), ValidationError> {
-        validate_web_checkout_details(self.web_checkout_details.as_ref(), environment)?;
-        validate_optional_descriptor(
-            self.payment_details
-                .as_ref()
-                .and_then(|p| p.soft_descriptor.as_deref()),
+        validate_checkout_session(
+            self.web_checkout_details.as_ref(),
+            self.payment_details.as_ref(),
+            environment,
         )
     }
 }
