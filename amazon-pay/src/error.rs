@@ -258,23 +258,24 @@ impl Error {
         }
     }
 
-    /// The Create Charge outcome for `shared::decline::decide`: the answer for declines and
-    /// other error answers, `Transport` (replay the same key) when the outcome is unknown
-    /// or nothing was sent; `None` for a request that could not be made at all.
+    /// The Create Charge outcome for `shared::decline::decide`: a decline with its reason
+    /// code; any other error answer with its status only (for Create Charge that is a status
+    /// the classification gives up on, whose reason code, if any, was derived from the
+    /// status, not sent by Amazon); `Transport` (replay the same key) when the outcome is
+    /// unknown or nothing was sent; `None` for a request that could not be made at all.
     pub fn charge_outcome(&self) -> Option<ChargeOutcome> {
         match self {
             Error::Declined {
                 status,
                 reason_code,
                 ..
-            }
-            | Error::Api {
-                status,
-                reason_code,
-                ..
             } => Some(ChargeOutcome::ApiError {
                 status: *status,
                 reason_code: reason_code.clone(),
+            }),
+            Error::Api { status, .. } => Some(ChargeOutcome::ApiError {
+                status: *status,
+                reason_code: ReasonCode::Unknown(String::new()),
             }),
             Error::Unanswered { .. } | Error::Decode { .. } => Some(ChargeOutcome::Transport),
             Error::Config(_)
@@ -477,6 +478,22 @@ mod tests {
             refused.to_string(),
             "no definitive answer from Amazon Pay after 2 attempt(s), retries exhausted; \
              nothing reached Amazon; last attempt: connection failed: refused"
+        );
+        // A 400 without a JSON reason code: no decline code reaches the decline table.
+        let html_400 = Error::Api {
+            status: 400,
+            reason_code: error_body(400, b"<html>").reason_code,
+            message: String::new(),
+            request_id: None,
+            retry_after_secs: None,
+        };
+        assert_eq!(html_400.outcome(), Outcome::Failed);
+        assert_eq!(
+            html_400.charge_outcome(),
+            Some(ChargeOutcome::ApiError {
+                status: 400,
+                reason_code: ReasonCode::Unknown(String::new())
+            })
         );
         let bad = Error::from(ValidationError::SoftDescriptorWithoutCaptureNow);
         assert_eq!(bad.outcome(), Outcome::NotSent);

@@ -440,3 +440,59 @@ async fn connection_refused_is_not_sent() {
     );
     assert!(err.is_retryable());
 }
+
+/// What the client returns feeds the decline table directly (`Error::charge_outcome`).
+#[tokio::test]
+async fn client_errors_feed_the_decline_table() {
+    use savedwallet_shared::api::ChargeInitiator;
+    use savedwallet_shared::decline::{decide, DecisionContext, DeclineAction, GiveUpReason};
+    use savedwallet_shared::dunning::{Jitter, RetryPolicy as Dunning};
+    let ctx = DecisionContext {
+        region: Region::Eu,
+        charge_initiator: ChargeInitiator::Mitr,
+        charge_permission_id: "S01-1234567-1234567".into(),
+        attempt: 1,
+        replays: 0,
+        first_failure_at: None,
+        now: chrono::Utc::now(),
+        jitter: Jitter::ZERO,
+    };
+    let html = |status| Reply::Respond {
+        status,
+        headers: vec![],
+        body: "<html>nope</html>".into(),
+    };
+    for (reply, want) in [
+        (Reply::json(500, PROCESSING_FAILURE), "check"),
+        (
+            Reply::json(422, r#"{"reasonCode":"AmazonRejected","message":"x"}"#),
+            "rejected",
+        ),
+        (html(400), "unexpected"),
+        (html(503), "replay"),
+    ] {
+        let server = TestServer::start(vec![reply]).await;
+        let mut cfg = config_for(&server, "SANDBOX-TESTKEY");
+        cfg.retry = RetryPolicy::none();
+        let err = AmazonPayClient::new(cfg)
+            .expect("client")
+            .create_charge(&charge_request(), "feed-1")
+            .await
+            .expect_err("no success");
+        let outcome = err.charge_outcome().expect("an outcome");
+        let action = decide(&outcome, None, &ctx, &Dunning::default());
+        let got = match action {
+            DeclineAction::CheckPermissionThenRetry => "check",
+            DeclineAction::StopPermissionRejected => "rejected",
+            DeclineAction::GiveUp {
+                reason: GiveUpReason::UnexpectedStatus(400),
+            } => "unexpected",
+            DeclineAction::RetryAt {
+                same_idempotency_key: true,
+                ..
+            } => "replay",
+            other => panic!("{err}: unexpected {other:?}"),
+        };
+        assert_eq!(got, want, "{err}");
+    }
+}
