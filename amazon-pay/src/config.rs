@@ -8,6 +8,7 @@ use savedwallet_shared::region::{Environment, Region};
 use savedwallet_shared::signing::SigningAlgorithm;
 
 use savedwallet_shared::api::operation::RateLimit;
+use savedwallet_shared::api::quota::Quotas;
 
 /// Retry policy for transient failures (408/425/429/5xx, timeouts, connection errors).
 #[derive(Debug, Clone, PartialEq)]
@@ -61,8 +62,36 @@ pub enum Pacing {
     /// Amazon's documented per-operation limits for the configured environment (SPEC §9).
     #[default]
     AmazonLimits,
+    /// Amazon's per-operation shape scaled, with explicit numbers for some operations
+    /// (the simulator's throttle takes the same [`Quotas`]): e.g. `Quotas::scaled(10.0)`
+    /// paces live Create Charge at burst 100, 40 per second.
+    Quotas(Quotas),
     /// The same bucket size for every operation.
     Uniform(RateLimit),
+}
+
+/// Per-call limits for a caller that must answer in time (e.g. an API request that has
+/// ~25 s while Amazon may take 15 s per Create Charge). Set on a handle with
+/// `AmazonPayClient::with_call_options`; the defaults change nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallOptions {
+    /// No attempt — the first or a resend — starts unless it can finish (its full
+    /// per-attempt timeout) before this instant; stopping for it is reported as
+    /// `Error::Unanswered { stopped: Stopped::Deadline, .. }`.
+    pub deadline: Option<tokio::time::Instant>,
+    /// Per-attempt timeout for these calls instead of `ClientConfig::request_timeout`
+    /// (e.g. 17 s for a synchronous Create Charge, 5 s for a Get).
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl CallOptions {
+    /// Options with a deadline `budget` from now and the given per-attempt timeout.
+    pub fn within(budget: Duration, attempt_timeout: Duration) -> CallOptions {
+        CallOptions {
+            deadline: Some(tokio::time::Instant::now() + budget),
+            attempt_timeout: Some(attempt_timeout),
+        }
+    }
 }
 
 /// Everything the client needs.

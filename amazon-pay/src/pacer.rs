@@ -48,6 +48,7 @@ impl Pacer {
         let limit = match &self.pacing {
             Pacing::Off => return None,
             Pacing::AmazonLimits => op.rate_limit(self.environment),
+            Pacing::Quotas(q) => q.limit(op, self.environment),
             Pacing::Uniform(l) => *l,
         };
         // A bucket that can never refill or hold a token would block forever: treat as off.
@@ -83,6 +84,22 @@ impl Pacer {
     pub async fn acquire(&self, op: Operation) {
         while let Err(wait) = self.try_acquire(op) {
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Like [`Pacer::acquire`], but gives up (returns `false`, no token taken) instead of
+    /// waiting past `latest`: a caller with a deadline never sleeps into it.
+    pub async fn acquire_by(&self, op: Operation, latest: Option<Instant>) -> bool {
+        loop {
+            match self.try_acquire(op) {
+                Ok(()) => return true,
+                Err(wait) => {
+                    if latest.is_some_and(|l| Instant::now() + wait > l) {
+                        return false;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
     }
 }

@@ -11,29 +11,47 @@ pub struct PemBlock {
     pub der: SecretSlice<u8>,
 }
 
+/// Why a text is not a usable PEM block (never quotes the text: it may be a key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    /// No `-----BEGIN ` line.
+    #[error("no PEM block found (expected -----BEGIN …-----)")]
+    NoBlock,
+    /// The BEGIN line does not end with `-----`.
+    #[error("unterminated PEM BEGIN line")]
+    UnterminatedBegin,
+    /// No `-----END <label>-----` line.
+    #[error("missing \"-----END {0}-----\"")]
+    MissingEnd(String),
+    /// RFC 1421 headers (an encrypted legacy key).
+    #[error("PEM headers (e.g. Proc-Type: encrypted) are not supported")]
+    Headers,
+    /// The body is not base64.
+    #[error("invalid base64 in the {0} PEM block")]
+    InvalidBase64(String),
+}
+
 /// Decodes the first PEM block in `text` (leading text and other blocks are ignored).
-pub fn decode_first(text: &str) -> Result<PemBlock, String> {
-    let start = text
-        .find("-----BEGIN ")
-        .ok_or("no PEM block found (expected -----BEGIN …-----)")?;
+pub fn decode_first(text: &str) -> Result<PemBlock, PemError> {
+    let start = text.find("-----BEGIN ").ok_or(PemError::NoBlock)?;
     let after = &text[start + "-----BEGIN ".len()..];
-    let label_end = after.find("-----").ok_or("unterminated PEM BEGIN line")?;
+    let label_end = after.find("-----").ok_or(PemError::UnterminatedBegin)?;
     let label = after[..label_end].to_string();
     let body_and_rest = &after[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
     let end = body_and_rest
         .find(&end_marker)
-        .ok_or_else(|| format!("missing {end_marker:?}"))?;
+        .ok_or_else(|| PemError::MissingEnd(label.clone()))?;
     let b64: String = body_and_rest[..end]
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
     if b64.contains(':') {
-        return Err("PEM headers (e.g. Proc-Type: encrypted) are not supported".into());
+        return Err(PemError::Headers);
     }
     let der = base64::engine::general_purpose::STANDARD
         .decode(b64.as_bytes())
-        .map_err(|_| format!("invalid base64 in the {label} PEM block"))?;
+        .map_err(|_| PemError::InvalidBase64(label.clone()))?;
     Ok(PemBlock {
         label,
         der: SecretSlice::from(der),
@@ -70,12 +88,23 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert!(decode_first("hello").is_err());
-        assert!(decode_first("-----BEGIN X-----\nAAAA\n").is_err());
-        assert!(decode_first("-----BEGIN X-----\n@@@@\n-----END X-----\n").is_err());
-        assert!(decode_first(
-            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n"
-        )
-        .is_err());
+        for (text, want) in [
+            ("hello", PemError::NoBlock),
+            ("-----BEGIN X", PemError::UnterminatedBegin),
+            ("-----BEGIN X-----\nAAAA\n", PemError::MissingEnd("X".into())),
+            (
+                "-----BEGIN X-----\n@@@@\n-----END X-----\n",
+                PemError::InvalidBase64("X".into()),
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+                PemError::Headers,
+            ),
+        ] {
+            match decode_first(text) {
+                Err(got) => assert_eq!(got, want, "{text:?}"),
+                Ok(b) => panic!("{text:?} decoded as {}", b.label),
+            }
+        }
     }
 }

@@ -146,7 +146,7 @@ impl Signer {
 
 /// Parses a PEM RSA private key (PKCS#8 or PKCS#1) with aws-lc-rs.
 fn parse_private_key_pem(text: &str) -> Result<KeyPair, Error> {
-    let block = pem::decode_first(text).map_err(Error::InvalidKey)?;
+    let block = pem::decode_first(text).map_err(|e| Error::InvalidKey(e.to_string()))?;
     let key = match block.label.as_str() {
         "PRIVATE KEY" => KeyPair::from_pkcs8(block.der.expose_secret()),
         "RSA PRIVATE KEY" => KeyPair::from_der(block.der.expose_secret()),

@@ -1,99 +1,28 @@
 //! The client over real HTTP against a scripted axum server on 127.0.0.1: signing as
-//! received, retries with the same idempotency key, Retry-After, declines, timeouts,
-//! error bodies and typed 201/202 responses.
+//! received, resends with the same idempotency key, Retry-After, paths and headers, raw
+//! bodies, refused requests, pacing and typed 201/202 responses (answers.rs: the rest).
 
 mod common;
 
 use common::*;
 use savedwallet_amazon_pay::{
-    AmazonPayClient, ClientConfig, Error, Operation, Pacing, RateLimit, RetryPolicy,
+    AmazonPayClient, AttemptFailure, ClientConfig, Delivery, Error, Operation, Pacing, RateLimit,
+    RequestError, Stopped,
 };
 use savedwallet_shared::api::{
-    CaptureChargeRequest, ChargePermissionState, ChargeState, CompleteCheckoutSessionRequest,
-    CreateChargeRequest, ReasonCode,
+    ChargePermissionState, ChargeState, CompleteCheckoutSessionRequest, CreateChargeRequest,
+    ReasonCode,
 };
 use savedwallet_shared::money::{Currency, Price};
 use savedwallet_shared::region::{Environment, Region};
-use savedwallet_shared::signing::parse_pay_date;
 use secrecy::SecretString;
 use std::time::Duration;
-
-fn config(server: &TestServer, key_id: &str) -> ClientConfig {
-    let mut c = ClientConfig::new(
-        Region::Eu,
-        Environment::Sandbox,
-        key_id,
-        SecretString::from(private_key_pem()),
-    );
-    c.endpoint = Some(server.base.clone());
-    c.pacing = Pacing::Off;
-    c.request_timeout = Duration::from_secs(10);
-    c.retry = RetryPolicy {
-        max_retries: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_total: Duration::from_secs(20),
-    };
-    c
-}
-
-fn client(server: &TestServer) -> AmazonPayClient {
-    AmazonPayClient::new(config(server, "SANDBOX-TESTKEY")).expect("client")
-}
 
 fn create_charge() -> CreateChargeRequest {
     CreateChargeRequest::new(
         "S01-1234567-1234567",
         Price::from_minor(1499, Currency::EUR),
     )
-}
-
-/// Status, reason code, message and request id of an [`Error::Api`]; panics on other errors.
-fn api_parts(err: &Error) -> (u16, &str, &str, Option<&str>) {
-    match err {
-        Error::Api {
-            status,
-            reason_code,
-            message,
-            request_id,
-            ..
-        } => (
-            *status,
-            reason_code.as_str(),
-            message.as_str(),
-            request_id.as_deref(),
-        ),
-        other => panic!("expected an Api error, got {other:?}"),
-    }
-}
-
-fn assert_all_signed(server: &TestServer) {
-    let key = rsa_public_key(&public_key_pem());
-    for s in server.seen() {
-        assert!(
-            verify_received(&key, &s.request, None),
-            "request not correctly signed: {:?}",
-            s.request.path
-        );
-        let date = s.request.header("x-amz-pay-date").expect("date header");
-        assert!(parse_pay_date(date).is_ok());
-        assert_eq!(date.len(), "20240601T123456Z".len(), "basic date format");
-        assert_eq!(
-            s.request.header("x-amz-pay-host"),
-            Some(server.authority().as_str())
-        );
-        assert_eq!(s.request.header("x-amz-pay-region"), Some("eu"));
-        let auth = s.request.header("authorization").unwrap();
-        for h in [
-            "accept",
-            "content-type",
-            "x-amz-pay-date",
-            "x-amz-pay-host",
-            "x-amz-pay-region",
-        ] {
-            assert!(auth.contains(h), "{h} signed");
-        }
-    }
 }
 
 #[tokio::test]
@@ -111,7 +40,7 @@ async fn retries_429_then_503_with_same_key_and_fresh_signatures() {
         Reply::json(201, &charge_json("Authorized")),
     ])
     .await;
-    let resp = client(&server)
+    let resp = client_for(&server)
         .create_charge(&create_charge(), "idem-key-0001")
         .await
         .expect("third attempt succeeds");
@@ -148,7 +77,7 @@ async fn retry_after_is_honoured() {
         Reply::json(200, &charge_permission_json()),
     ])
     .await;
-    let resp = client(&server)
+    let resp = client_for(&server)
         .get_charge_permission("S01-1234567-1234567")
         .await
         .expect("ok after Retry-After");
@@ -173,32 +102,25 @@ async fn retry_after_beyond_the_budget_gives_up() {
         )
         .with_header("retry-after", retry_after)])
         .await;
-        let err = client(&server)
+        let err = client_for(&server)
             .get_charge("S01-1234567-1234567-C000001")
             .await
             .expect_err("gives up");
+        let (delivery, last) = unanswered(&err, Stopped::RetryBudgetExhausted, 1);
+        assert_eq!(delivery, Delivery::OutcomeUnknown, "Amazon answered 503");
+        assert!(
+            matches!(
+                last,
+                AttemptFailure::Status {
+                    status: 503,
+                    reason_code: ReasonCode::ServiceUnavailable,
+                    ..
+                }
+            ),
+            "{last:?}"
+        );
         assert_eq!(err.status(), Some(503));
-        assert_eq!(err.reason_code(), Some(&ReasonCode::ServiceUnavailable));
         assert_eq!(server.seen().len(), 1, "Retry-After {retry_after}");
-    }
-}
-
-#[tokio::test]
-async fn declines_are_not_retried() {
-    for code in ["SoftDeclined", "HardDeclined"] {
-        let server = TestServer::start(vec![Reply::json(
-            422,
-            &format!(r#"{{"reasonCode":"{code}","message":"declined"}}"#),
-        )])
-        .await;
-        let err = client(&server)
-            .create_charge(&create_charge(), "idem-decline")
-            .await
-            .expect_err("declined");
-        assert_eq!(api_parts(&err), (422, code, "declined", Some("req-422")));
-        assert!(!err.is_retryable());
-        assert_eq!(server.seen().len(), 1, "{code} must not be retried");
-        assert_all_signed(&server);
     }
 }
 
@@ -209,7 +131,7 @@ async fn timeout_is_retried_with_the_same_key() {
         Reply::json(201, &charge_json("Captured")),
     ])
     .await;
-    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    let mut cfg = config_for(&server, "SANDBOX-TESTKEY");
     cfg.request_timeout = Duration::from_millis(300);
     let c = AmazonPayClient::new(cfg).unwrap();
     let resp = c
@@ -226,81 +148,13 @@ async fn timeout_is_retried_with_the_same_key() {
 }
 
 #[tokio::test]
-async fn persistent_timeout_is_a_timeout_error() {
-    let server = TestServer::start(vec![Reply::Hang]).await;
-    let mut cfg = config(&server, "SANDBOX-TESTKEY");
-    cfg.request_timeout = Duration::from_millis(200);
-    cfg.retry.max_retries = 2;
-    let c = AmazonPayClient::new(cfg).unwrap();
-    let err = c
-        .create_charge(&create_charge(), "idem-hang")
-        .await
-        .expect_err("times out");
-    assert!(matches!(err, Error::Timeout), "{err:?}");
-    assert_eq!(server.seen().len(), 3);
-}
-
-#[tokio::test]
-async fn error_bodies_json_and_not_json() {
-    let server = TestServer::start(vec![Reply::json(
-        400,
-        r#"{"reasonCode":"InvalidParameterValue","message":"softDescriptor too long"}"#,
-    )])
-    .await;
-    let err = client(&server)
-        .capture_charge(
-            "S01-1234567-1234567-C000001",
-            &CaptureChargeRequest {
-                capture_amount: Price::from_minor(1499, Currency::EUR),
-                soft_descriptor: Some("x".repeat(17)),
-            },
-            "idem-capture",
-        )
-        .await
-        .expect_err("400");
-    assert_eq!(err.reason_code(), Some(&ReasonCode::InvalidParameterValue));
-    assert!(err.to_string().contains("softDescriptor too long"));
-    assert_eq!(server.seen().len(), 1);
-
-    let server = TestServer::start(vec![Reply::Respond {
-        status: 502,
-        headers: vec![("x-amz-pay-request-id".into(), "gw-1".into())],
-        body: "<html><body>502 Bad Gateway</body></html>".into(),
-    }])
-    .await;
-    let mut cfg = config(&server, "SANDBOX-TESTKEY");
-    cfg.retry.max_retries = 1;
-    let err = AmazonPayClient::new(cfg)
-        .unwrap()
-        .get_refund("S01-1234567-1234567-R000001")
-        .await
-        .expect_err("502");
-    let (status, reason_code, message, request_id) = api_parts(&err);
-    assert_eq!(
-        (status, reason_code, request_id),
-        (502, "BadGateway", Some("gw-1"))
-    );
-    assert!(message.contains("502 Bad Gateway"), "{message}");
-    assert_eq!(server.seen().len(), 2, "one retry then give up");
-
-    // A 200 whose body is not the expected object is a Decode error, not retried.
-    let server = TestServer::start(vec![Reply::json(200, "not json")]).await;
-    let err = client(&server)
-        .get_charge("S01-1-2-C3")
-        .await
-        .expect_err("decode");
-    assert!(matches!(err, Error::Decode { status: 200, .. }), "{err:?}");
-    assert_eq!(server.seen().len(), 1);
-}
-
-#[tokio::test]
 async fn typed_201_vs_202() {
     let server = TestServer::start(vec![
         Reply::json(201, &charge_json("Authorized")),
         Reply::json(202, &charge_json("ActionRequired")),
     ])
     .await;
-    let c = client(&server);
+    let c = client_for(&server);
     let a = c.create_charge(&create_charge(), "k1").await.unwrap();
     assert_eq!(
         (a.status, a.body.status_details.state),
@@ -323,7 +177,7 @@ async fn typed_201_vs_202() {
 
     let session = r#"{"checkoutSessionId":"bd504926-f659-4ad7-a1a9-9a747aaf5275","statusDetails":{"state":"Open"},"chargePermissionId":"S01-1234567-1234567"}"#;
     let server = TestServer::start(vec![Reply::json(202, session)]).await;
-    let r = client(&server)
+    let r = client_for(&server)
         .complete_checkout_session(
             "bd504926-f659-4ad7-a1a9-9a747aaf5275",
             &CompleteCheckoutSessionRequest::default(),
@@ -344,7 +198,7 @@ async fn typed_201_vs_202() {
 async fn paths_headers_and_simulation_code() {
     let server = TestServer::start(vec![Reply::json(200, &charge_permission_json())]).await;
     // Legacy key id + sandbox → /sandbox/ prefix.
-    let c = AmazonPayClient::new(config(&server, "AEXAMPLELEGACYKEY")).unwrap();
+    let c = AmazonPayClient::new(config_for(&server, "AEXAMPLELEGACYKEY")).unwrap();
     let r = c
         .get_charge_permission("S01-1234567-1234567")
         .await
@@ -405,7 +259,7 @@ async fn paths_headers_and_simulation_code() {
     assert_all_signed(&server);
 
     // V1 algorithm over the wire.
-    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    let mut cfg = config_for(&server, "SANDBOX-TESTKEY");
     cfg.algorithm = savedwallet_amazon_pay::SigningAlgorithm::V1;
     AmazonPayClient::new(cfg)
         .unwrap()
@@ -434,7 +288,7 @@ async fn paths_headers_and_simulation_code() {
 async fn raw_bodies_are_sent_byte_exact() {
     let server = TestServer::start(vec![Reply::json(201, &charge_json("Authorized"))]).await;
     let body = b"{ \"chargePermissionId\" : \"S01-1234567-1234567\",\n \"chargeAmount\":{\"amount\":\"1.00\",\"currencyCode\":\"EUR\"} }".to_vec();
-    let r = client(&server)
+    let r = client_for(&server)
         .call_raw(
             Operation::CreateCharge,
             None,
@@ -450,61 +304,71 @@ async fn raw_bodies_are_sent_byte_exact() {
 
 #[tokio::test]
 async fn invalid_requests_are_refused_before_sending() {
+    use savedwallet_shared::idempotency::IdempotencyKeyError as K;
     let server = TestServer::start(vec![Reply::json(200, "{}")]).await;
-    let c = client(&server);
-    for (op, id, key) in [
-        (Operation::GetCharge, Some("../admin"), None),
-        (Operation::GetCharge, None, None),
-        (Operation::CreateCharge, Some("x"), Some("k")),
-        (Operation::CreateCharge, None, None),
-        (Operation::CreateCharge, None, Some("has space")),
+    let c = client_for(&server);
+    let long = "0123456789abcdef0123456789abcdef0";
+    for (op, id, key, body, want) in [
+        (
+            Operation::GetCharge,
+            Some("../admin"),
+            None,
+            None,
+            RequestError::InvalidResourceId,
+        ),
+        (
+            Operation::GetCharge,
+            None,
+            None,
+            None,
+            RequestError::MissingResourceId(Operation::GetCharge),
+        ),
+        (
+            Operation::CreateCharge,
+            Some("x"),
+            Some("k"),
+            None,
+            RequestError::UnexpectedResourceId(Operation::CreateCharge),
+        ),
         (
             Operation::CreateCharge,
             None,
-            Some("0123456789abcdef0123456789abcdef0"),
+            None,
+            None,
+            RequestError::MissingIdempotencyKey(Operation::CreateCharge),
+        ),
+        (
+            Operation::CreateCharge,
+            None,
+            Some("has space"),
+            None,
+            RequestError::InvalidIdempotencyKey(K::InvalidCharacter),
+        ),
+        (
+            Operation::CreateCharge,
+            None,
+            Some(long),
+            None,
+            RequestError::InvalidIdempotencyKey(K::TooLong(33)),
+        ),
+        (
+            Operation::GetRefund,
+            Some("S01-1-2-R3"),
+            None,
+            Some(b"{}".to_vec()),
+            RequestError::UnexpectedBody(Operation::GetRefund),
         ),
     ] {
-        let err = c.call_raw(op, id, None, key).await.expect_err("refused");
-        assert!(
-            matches!(err, Error::InvalidRequest(_)),
-            "{op} {id:?} {key:?}: {err:?}"
-        );
+        match c.call_raw(op, id, body, key).await {
+            Err(Error::InvalidRequest(got)) => assert_eq!(got, want, "{op} {id:?} {key:?}"),
+            other => panic!("{op} {id:?} {key:?}: expected {want:?}, got {other:?}"),
+        }
     }
-    assert!(c.with_simulation_code("bad code\n").is_err());
+    assert!(matches!(
+        c.with_simulation_code("bad code\n"),
+        Err(Error::InvalidRequest(RequestError::InvalidSimulationCode))
+    ));
     assert!(server.seen().is_empty());
-}
-
-#[tokio::test]
-async fn connection_refused_is_transport_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    let mut cfg = ClientConfig::new(
-        Region::Na,
-        Environment::Live,
-        "LIVE-K",
-        SecretString::from(private_key_pem()),
-    );
-    cfg.endpoint = Some(url::Url::parse(&format!("http://{addr}")).unwrap());
-    cfg.pacing = Pacing::Off;
-    cfg.retry = RetryPolicy {
-        max_retries: 1,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(2),
-        max_total: Duration::from_secs(5),
-    };
-    let err = AmazonPayClient::new(cfg)
-        .unwrap()
-        .get_charge("S01-1-2-C3")
-        .await
-        .expect_err("refused");
-    assert!(matches!(err, Error::Transport(_)), "{err:?}");
-    assert!(err.is_retryable());
-    // The cause is named, not just reqwest's "error sending request".
-    assert!(
-        err.to_string().to_ascii_lowercase().contains("refused"),
-        "{err}"
-    );
 }
 
 #[test]
@@ -537,7 +401,7 @@ fn config_errors() {
 #[tokio::test]
 async fn calls_are_paced_per_operation() {
     let server = TestServer::start(vec![Reply::json(200, &charge_permission_json())]).await;
-    let mut cfg = config(&server, "SANDBOX-TESTKEY");
+    let mut cfg = config_for(&server, "SANDBOX-TESTKEY");
     // Burst 2, then one token every 100 ms.
     cfg.pacing = Pacing::Uniform(RateLimit {
         burst: 2,

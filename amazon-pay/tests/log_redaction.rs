@@ -8,15 +8,12 @@
 mod common;
 
 use common::*;
-use savedwallet_amazon_pay::{AmazonPayClient, ClientConfig, Error, Pacing, RetryPolicy};
+use savedwallet_amazon_pay::{AmazonPayClient, Error};
 use savedwallet_shared::api::CreateChargeRequest;
 use savedwallet_shared::money::{Currency, Price};
-use savedwallet_shared::region::{Environment, Region};
 use savedwallet_shared::signing::AuthorizationHeader;
-use secrecy::SecretString;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -51,21 +48,7 @@ impl<'a> MakeWriter<'a> for LogBuffer {
 }
 
 fn client(server: &TestServer) -> AmazonPayClient {
-    let mut c = ClientConfig::new(
-        Region::Eu,
-        Environment::Sandbox,
-        "SANDBOX-LOGTEST",
-        SecretString::from(private_key_pem()),
-    );
-    c.endpoint = Some(server.base.clone());
-    c.pacing = Pacing::Off;
-    c.retry = RetryPolicy {
-        max_retries: 2,
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
-        max_total: Duration::from_secs(10),
-    };
-    AmazonPayClient::new(c).expect("client")
+    AmazonPayClient::new(config_for(server, "SANDBOX-LOGTEST")).expect("client")
 }
 
 fn create_charge() -> CreateChargeRequest {
@@ -118,7 +101,10 @@ async fn logs_name_the_call_but_never_secrets_or_buyer_data() {
         .create_charge(&create_charge(), "log-decline-1")
         .await
         .expect_err("declined");
-    assert!(matches!(err, Error::Api { status: 422, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Declined { status: 422, .. }),
+        "{err:?}"
+    );
 
     // 3. A gateway page quoting the buyer, retried, then a success.
     let retried = TestServer::start(vec![

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use savedwallet_amazon_pay::{
-    new_idempotency_key, AmazonPayClient, ClientConfig, Error, Operation, Pacing, RetryPolicy,
-    SigningAlgorithm,
+    new_idempotency_key, AmazonPayClient, AttemptFailure, ClientConfig, Error, Operation, Outcome,
+    Pacing, RetryPolicy, SigningAlgorithm,
 };
 use savedwallet_shared::region::{Environment, Region};
 use secrecy::SecretString;
@@ -267,29 +267,62 @@ pub async fn run(args: PayArgs) -> ExitCode {
                 }
             }
         }
-        Err(Error::Api {
+        Err(e) => ExitCode::from(report_error(&e, op, key.as_deref())),
+    }
+}
+
+/// Prints what went wrong to stderr; returns the exit code.
+fn report_error(e: &Error, op: Operation, key: Option<&str>) -> u8 {
+    let code = match e {
+        Error::Declined {
+            status,
+            reason_code,
+            message,
+            request_id,
+        }
+        | Error::Api {
             status,
             reason_code,
             message,
             request_id,
             ..
-        }) => {
+        }
+        | Error::Unanswered {
+            last:
+                Some(AttemptFailure::Status {
+                    status,
+                    reason_code,
+                    message,
+                    request_id,
+                    ..
+                }),
+            ..
+        } => {
             eprintln!("{reason_code}: {message}");
             eprintln!(
                 "(HTTP {status}, {op}, request id {})",
                 request_id.as_deref().unwrap_or("-")
             );
-            ExitCode::from(EXIT_API_ERROR)
+            EXIT_API_ERROR
         }
-        Err(e @ (Error::InvalidRequest(_) | Error::Config(_) | Error::InvalidKey(_))) => {
+        Error::InvalidRequest(_) | Error::Config(_) | Error::InvalidKey(_) => {
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_USAGE)
+            return EXIT_USAGE;
         }
-        Err(e) => {
+        _ => {
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_TRANSPORT)
+            EXIT_TRANSPORT
+        }
+    };
+    if e.outcome() == Outcome::Unknown {
+        if let Some(k) = key {
+            eprintln!(
+                "the outcome is unknown: Amazon may have acted. Resend with --idempotency-key {k} \
+                 and the same body to learn it (never with a new key)."
+            );
         }
     }
+    code
 }
 
 type Prepared = (AmazonPayClient, Option<Vec<u8>>, Option<String>);

@@ -303,29 +303,18 @@ async fn api_error_exits_non_zero_with_reason_code() {
     let dir = tempfile::tempdir().unwrap();
     let key = write_key(dir.path());
     let body: &'static [u8] = b"{\"chargePermissionId\":\"S01-1234567-1234567\",  \"chargeAmount\":{\"amount\":\"14.99\",\"currencyCode\":\"EUR\"}}";
-    let mut cmd = bin();
-    cmd.args([
-        "pay",
-        "create-charge",
-        "--body",
-        "-",
-        "--region",
-        "eu",
-        "--public-key-id",
-        "SANDBOX-CLITEST",
-    ])
-    .arg("--private-key")
-    .arg(&key)
-    .args([
-        "--endpoint",
+    let cmd = create_charge_at(
+        &key,
         &base,
-        "--idempotency-key",
-        "cli-key-1",
-        "--algorithm",
-        "v1",
-        "--simulation-code",
-        "HardDeclined",
-    ]);
+        &[
+            "--idempotency-key",
+            "cli-key-1",
+            "--algorithm",
+            "v1",
+            "--simulation-code",
+            "HardDeclined",
+        ],
+    );
     let out = run(cmd, Some(body)).await;
     let stderr = expect_exit(&out, 1);
     assert!(
@@ -435,4 +424,81 @@ async fn keys_generate_produces_a_usable_pair() {
     let out = run(cmd, None).await;
     assert!(expect_exit(&out, 2).contains("refusing to overwrite"));
     assert_eq!(std::fs::read_to_string(&private).unwrap(), private_pem);
+}
+
+/// A listener that accepts connections and never answers (the CLI must time out).
+async fn start_silent() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    (format!("http://{addr}"), task)
+}
+
+/// `pay create-charge --body -` as SANDBOX-CLITEST with the key at `key` against `base`.
+fn create_charge_at(key: &Path, base: &str, extra: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.args([
+        "pay",
+        "create-charge",
+        "--body",
+        "-",
+        "--region",
+        "eu",
+        "--public-key-id",
+        "SANDBOX-CLITEST",
+        "--endpoint",
+        base,
+    ])
+    .args(extra)
+    .arg("--private-key")
+    .arg(key);
+    cmd
+}
+
+const CHARGE_BODY: &[u8] = b"{\"chargePermissionId\":\"S01-1234567-1234567\",\"chargeAmount\":{\"amount\":\"14.99\",\"currencyCode\":\"EUR\"}}";
+
+#[tokio::test]
+async fn timeouts_exit_3_and_say_the_outcome_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path());
+    let (base, server) = start_silent().await;
+    let args = [
+        "--no-retry",
+        "--idempotency-key",
+        "cli-timeout-1",
+        "--timeout",
+        "1",
+    ];
+    let out = run(create_charge_at(&key, &base, &args), Some(CHARGE_BODY)).await;
+    let stderr = expect_exit(&out, 3);
+    assert!(stderr.contains("timed out"), "{stderr}");
+    // It was sent and never answered: replay the same key, never a new one.
+    assert!(
+        stderr.contains("the outcome is unknown")
+            && stderr.contains("--idempotency-key cli-timeout-1"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    server.abort();
+}
+
+#[tokio::test]
+async fn network_errors_exit_3_and_say_nothing_was_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = write_key(dir.path());
+    // A port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let no_retry = ["--no-retry", "--idempotency-key", "cli-refused-1"];
+    let out = run(create_charge_at(&key, &base, &no_retry), Some(CHARGE_BODY)).await;
+    let stderr = expect_exit(&out, 3);
+    assert!(stderr.contains("nothing reached Amazon"), "{stderr}");
+    assert!(!stderr.contains("the outcome is unknown"), "{stderr}");
+    assert!(out.stdout.is_empty());
 }

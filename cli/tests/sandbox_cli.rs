@@ -1,44 +1,9 @@
 //! `savedwallet sandbox` starts, prints its URLs, loads keys and serves the control API.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
 
-/// Kills the child even when an assertion fails.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn http_get(base: &str, path: &str) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status");
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
+use common::{http, start_sandbox};
+use std::process::Command;
 
 #[test]
 fn sandbox_command_starts_and_prints_its_urls() {
@@ -57,60 +22,27 @@ fn sandbox_command_starts_and_prints_its_urls() {
     std::fs::write(&pem, vectors["keys"]["publicKeyPem"].as_str().expect("pem")).expect("write");
     let state = dir.join("state.json");
 
-    let child = Command::new(env!("CARGO_BIN_EXE_savedwallet"))
-        .args([
-            "sandbox",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-throttling",
-            "--public-key",
-        ])
-        .arg(format!("SANDBOX-CLIKEY={}", pem.display()))
-        .arg("--state")
-        .arg(&state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut guard = Guard(child);
-    let stdout = guard.0.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut base = None;
-    let mut control = None;
-    while control.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the sandbox prints its URLs within 30 s");
-        if let Some(u) = line.strip_prefix("API base URL: ") {
-            base = Some(u.to_string());
-        }
-        if let Some(u) = line.strip_prefix("Control API: ") {
-            control = Some(u.to_string());
-        }
-    }
-    let base = base.expect("base URL printed");
-    let control = control.expect("control URL printed");
+    let sandbox = start_sandbox("SANDBOX-CLIKEY", &pem, &state, &["--no-throttling"]);
+    let (base, control) = (sandbox.base.clone(), sandbox.control.clone());
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     assert_eq!(control, format!("{base}/_sandbox"));
 
-    let (status, body) = http_get(&base, "/_sandbox");
+    let (status, body) = http(&base, "GET", "/_sandbox", None);
     assert_eq!(status, 200);
     assert!(body.contains("POST   /_sandbox/charge-permissions"));
-    let (status, body) = http_get(&base, "/_sandbox/keys");
+    let (status, body) = http(&base, "GET", "/_sandbox/keys", None);
     assert_eq!(status, 200);
     assert!(body.contains("SANDBOX-CLIKEY"), "{body}");
     // An unsigned API call is refused.
-    let (status, body) = http_get(&base, "/v2/charges/S01-0000000-0000000-C000000");
+    let (status, body) = http(
+        &base,
+        "GET",
+        "/v2/charges/S01-0000000-0000000-C000000",
+        None,
+    );
     assert_eq!(status, 400);
     assert!(body.contains("MissingHeaderValue"));
-    drop(guard);
+    drop(sandbox);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

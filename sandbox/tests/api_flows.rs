@@ -352,16 +352,24 @@ async fn cancel_expiry_and_capture_rules() {
 async fn create_charge_validation_errors() {
     let (sb, c, cp) = with_wallet("always-approve").await;
 
+    // The typed client refuses these before sending; raw bytes reach the simulator.
+    let raw = |r: &CreateChargeRequest| {
+        let (body, k, c) = (serde_json::to_vec(r).expect("serialise"), key(), &c);
+        async move {
+            c.call_raw(Operation::CreateCharge, None, Some(body), Some(&k))
+                .await
+        }
+    };
     let mut r = charge_req(&cp, 1000);
     r.soft_descriptor = Some("ACME".into());
     assert_eq!(
-        api_err(c.create_charge(&r, &key()).await),
+        api_err(raw(&r).await),
         (400, "InvalidParameterCombination".into())
     );
     r.capture_now = Some(true);
     r.soft_descriptor = Some("x".repeat(17));
     assert_eq!(
-        api_err(c.create_charge(&r, &key()).await),
+        api_err(raw(&r).await),
         (400, "InvalidParameterValue".into())
     );
     r.soft_descriptor = Some("ACME Monthly".into());

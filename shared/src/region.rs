@@ -162,7 +162,7 @@ mod tests {
         ] {
             assert_eq!(s.parse::<Region>().unwrap(), r);
         }
-        assert!("xx".parse::<Region>().is_err());
+        assert_eq!("xx".parse::<Region>(), Err(UnknownRegion("xx".into())));
     }
 
     #[test]

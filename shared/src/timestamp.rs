@@ -101,7 +101,11 @@ mod tests {
             "20240601 123456Z",
             "x",
         ] {
-            assert!(AmazonTimestamp::parse(s).is_err(), "{s}");
+            assert_eq!(
+                AmazonTimestamp::parse(s),
+                Err(TimestampError(s.into())),
+                "{s}"
+            );
         }
     }
 

@@ -1,66 +1,20 @@
-//! Table-driven tests of the decline decision table against SPEC §6, §5.2, §5.3, §11.
+//! Table-driven tests of the decline decision table against SPEC §6, §5.2, §5.3, §11, §16.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+mod decline_support;
+
+use decline_support::*;
+
+use chrono::{Duration, TimeZone, Utc};
 use savedwallet_shared::api::{
     Charge, ChargeInitiator, ChargePermissionState as P, ChargeState, ErrorResponse, ReasonCode,
 };
 use savedwallet_shared::decline::{
-    decide, row_for, ChargeOutcome, DecisionContext, DeclineAction, GiveUpReason, MerchantEvent,
-    PermissionCheck, Rule, REASON_TABLE,
+    decide, row_for, ChargeOutcome, DeclineAction, GiveUpReason, MerchantEvent, PermissionCheck,
+    Rule, REASON_TABLE,
 };
 use savedwallet_shared::dunning::{Jitter, RetryPolicy};
 use savedwallet_shared::region::Region;
 use std::collections::HashSet;
-
-const CP: &str = "S01-5105180-3221187";
-const US_UPDATE: &str = "https://payments.amazon.com/jr/your-account/ba/S01-5105180-3221187";
-const JP_UPDATE: &str = "https://pay.amazon.com/jp/jr/your-account/ba/S01-5105180-3221187";
-const MFA_URL: &str = "https://pay.amazon.eu/checkout/mfa?session=abc";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 28, 15, 30, 0).unwrap()
-}
-
-fn ctx(initiator: ChargeInitiator) -> DecisionContext {
-    DecisionContext {
-        region: Region::Na,
-        charge_initiator: initiator,
-        charge_permission_id: CP.to_string(),
-        attempt: 1,
-        replays: 0,
-        first_failure_at: None,
-        now: now(),
-        jitter: Jitter::MAX,
-    }
-}
-
-fn err(status: u16, code: &str) -> ChargeOutcome {
-    ChargeOutcome::ApiError {
-        status,
-        reason_code: ReasonCode::parse(code),
-    }
-}
-
-/// A compact, comparable name for an action.
-fn kind(a: &DeclineAction) -> String {
-    match a {
-        DeclineAction::Done { state } => format!("Done({state})"),
-        DeclineAction::AwaitNotification => "Await".into(),
-        DeclineAction::RedirectBuyerForMfa { .. } => "RedirectMfa".into(),
-        DeclineAction::CheckPermissionThenRetry => "CheckPermission".into(),
-        DeclineAction::RetryAt {
-            same_idempotency_key: true,
-            ..
-        } => "RetrySameKey".into(),
-        DeclineAction::RetryAt { .. } => "RetryNewKey".into(),
-        DeclineAction::AskBuyerToUpdatePaymentMethod { .. } => "UpdatePaymentMethod".into(),
-        DeclineAction::StopPermissionClosed => "StopClosed".into(),
-        DeclineAction::WaitUntilNextMonth { .. } => "NextMonth".into(),
-        DeclineAction::RequireBuyerPresent => "BuyerPresent".into(),
-        DeclineAction::RetriesExhausted { .. } => "Exhausted".into(),
-        DeclineAction::GiveUp { reason } => format!("GiveUp({})", reason.as_str()),
-    }
-}
 
 /// SPEC §6, every row, with its HTTP status: (status, code, action for an MIT charge
 /// before any permission check, action for a CIT charge).
@@ -98,10 +52,10 @@ const SPEC_ERROR_TABLE: &[(u16, &str, &str, &str)] = &[
     (422, "InvalidChargeStatus", "GiveUp(not_a_create_charge_outcome)", "GiveUp(not_a_create_charge_outcome)"),
     (422, "SoftDeclined", "CheckPermission", "CheckPermission"),
     (422, "HardDeclined", "UpdatePaymentMethod", "UpdatePaymentMethod"),
-    (422, "PaymentMethodNotAllowed", "UpdatePaymentMethod", "UpdatePaymentMethod"),
-    (422, "AmazonRejected", "BuyerPresent", "BuyerPresent"),
-    (422, "TransactionCountExceeded", "GiveUp(transaction_count_exceeded)", "GiveUp(transaction_count_exceeded)"),
-    (422, "TransactionTimedOut", "CheckPermission", "CheckPermission"),
+    (422, "PaymentMethodNotAllowed", "BuyerPresent", "BuyerPresent"),
+    (422, "AmazonRejected", "StopRejected", "StopRejected"),
+    (422, "TransactionCountExceeded", "BuyerPresent", "BuyerPresent"),
+    (422, "TransactionTimedOut", "BuyerPresent", "BuyerPresent"),
     (422, "MFANotCompleted", "BuyerPresent", "GiveUp(missing_checkout_result_return_url)"),
     (426, "TLSVersionNotSupported", "GiveUp(tls_version_not_supported)", "GiveUp(tls_version_not_supported)"),
     (429, "TooManyRequests", "RetrySameKey", "RetrySameKey"),
@@ -158,7 +112,7 @@ fn every_spec_error_code_is_listed_in_the_test_table() {
 }
 
 #[test]
-fn unknown_codes_give_up_on_4xx_and_replay_on_5xx() {
+fn unknown_codes_follow_the_answer_classification() {
     let policy = RetryPolicy::default();
     let c = ctx(ChargeInitiator::Mitr);
     let cases: &[(u16, &str)] = &[
@@ -166,14 +120,18 @@ fn unknown_codes_give_up_on_4xx_and_replay_on_5xx() {
         (403, "GiveUp(unknown_reason_code)"),
         (422, "GiveUp(unknown_reason_code)"),
         (418, "GiveUp(unknown_reason_code)"),
-        (302, "GiveUp(unknown_reason_code)"),
+        (302, "GiveUp(unexpected_status)"),
         (408, "RetrySameKey"),
         (425, "RetrySameKey"),
         (429, "RetrySameKey"),
         (500, "RetrySameKey"),
         (502, "RetrySameKey"),
         (503, "RetrySameKey"),
-        (599, "RetrySameKey"),
+        (504, "RetrySameKey"),
+        // Not in the resend list: an unexpected status gives up (and alerts).
+        (501, "GiveUp(unexpected_status)"),
+        (505, "GiveUp(unexpected_status)"),
+        (599, "GiveUp(unexpected_status)"),
     ];
     for (status, want) in cases {
         let got = decide(&err(*status, "BrandNewCode"), None, &c, &policy);
@@ -214,9 +172,9 @@ fn every_charge_state_decides_as_documented() {
         (202, "ActionRequired", Some("BuyerActionRequired"), None, "BuyerPresent", "GiveUp(missing_redirect_url)"),
         (200, "Declined", Some("SoftDeclined"), None, "CheckPermission", "CheckPermission"),
         (200, "Declined", Some("HardDeclined"), None, "UpdatePaymentMethod", "UpdatePaymentMethod"),
-        (200, "Declined", Some("AmazonRejected"), None, "BuyerPresent", "BuyerPresent"),
+        (200, "Declined", Some("AmazonRejected"), None, "StopRejected", "StopRejected"),
         (200, "Declined", Some("ProcessingFailure"), None, "CheckPermission", "CheckPermission"),
-        (200, "Declined", Some("TransactionTimedOut"), None, "CheckPermission", "CheckPermission"),
+        (200, "Declined", Some("TransactionTimedOut"), None, "BuyerPresent", "BuyerPresent"),
         (200, "Declined", Some("MFAFailed"), None, "UpdatePaymentMethod", "UpdatePaymentMethod"),
         // A transient code on a final state cannot be replayed: soft decline instead.
         (200, "Declined", Some("InternalServerError"), None, "CheckPermission", "CheckPermission"),
@@ -335,11 +293,10 @@ fn permission_state_combinations() {
         (P::Closed, &[], "StopClosed"),
         (P::Unknown("Frozen".into()), &[], "GiveUp(unknown_permission_state)"),
     ];
-    // Codes that follow the permission check: the four "check then retry" codes.
+    // Codes that follow the permission check: the three "check then retry" codes.
     let follow = [
         (422, "SoftDeclined"),
         (500, "ProcessingFailure"),
-        (422, "TransactionTimedOut"),
         (422, "InvalidChargePermissionStatus"),
     ];
     for (status, code) in follow {
@@ -363,16 +320,43 @@ fn permission_state_combinations() {
         (P::NonChargeable, "UpdatePaymentMethod"),
         (P::Closed, "StopClosed"),
     ] {
-        for code in ["HardDeclined", "PaymentMethodNotAllowed"] {
+        let check = PermissionCheck::new(state.clone(), vec![]);
+        let got = decide(
+            &err(422, "HardDeclined"),
+            Some(&check),
+            &ctx(ChargeInitiator::Mitr),
+            &policy,
+        );
+        assert_eq!(kind(&got), want, "HardDeclined with {state}");
+    }
+    // "Another payment method" codes (SPEC §16) ignore Chargeable too; Closed wins.
+    for (state, want) in [
+        (P::Chargeable, "BuyerPresent"),
+        (P::NonChargeable, "BuyerPresent"),
+        (P::Closed, "StopClosed"),
+    ] {
+        for code in [
+            "PaymentMethodNotAllowed",
+            "TransactionTimedOut",
+            "TransactionCountExceeded",
+        ] {
             let check = PermissionCheck::new(state.clone(), vec![]);
-            let got = decide(
-                &err(422, code),
-                Some(&check),
-                &ctx(ChargeInitiator::Mitr),
-                &policy,
-            );
-            assert_eq!(kind(&got), want, "{code} with {state}");
+            for initiator in [ChargeInitiator::Mitr, ChargeInitiator::Citu] {
+                let got = decide(&err(422, code), Some(&check), &ctx(initiator), &policy);
+                assert_eq!(kind(&got), want, "{code} with {state}");
+            }
         }
+    }
+    // AmazonRejected: the wallet is gone, whatever a check still shows.
+    for state in [P::Chargeable, P::NonChargeable, P::Closed] {
+        let check = PermissionCheck::new(state.clone(), vec![]);
+        let got = decide(
+            &err(422, "AmazonRejected"),
+            Some(&check),
+            &ctx(ChargeInitiator::Mitr),
+            &policy,
+        );
+        assert_eq!(got, DeclineAction::StopPermissionRejected, "{state}");
     }
     // Transient errors replay regardless of the check: a lost success must be learned.
     let closed = PermissionCheck::new(P::Closed, vec![]);
@@ -545,18 +529,32 @@ fn rules_are_what_the_docs_table_says() {
     assert!(row_for(&ReasonCode::Unknown("x".into())).is_none());
 }
 
+/// docs/domain.md §1.2 is the table, row for row: each row's line appears verbatim.
 #[test]
 fn docs_render_every_row() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/domain.md"))
         .expect("docs/domain.md exists");
+    let mut missing = Vec::new();
     for row in REASON_TABLE {
-        let needle = format!("| `{}` |", row.code);
-        assert!(
-            doc.contains(&needle),
-            "docs/domain.md lacks a row for {}",
-            row.code
-        );
+        let line = row.doc_line();
+        if !doc.lines().any(|l| l == line) {
+            missing.push(line);
+        }
     }
+    assert!(
+        missing.is_empty(),
+        "docs/domain.md §1.2 lacks these rows (or has them differently):\n{}",
+        missing.join("\n")
+    );
+    let rows_in_doc = doc
+        .lines()
+        .filter(|l| {
+            REASON_TABLE
+                .iter()
+                .any(|r| l.contains(&format!("| `{}` |", r.code)))
+        })
+        .count();
+    assert_eq!(rows_in_doc, REASON_TABLE.len(), "one doc row per table row");
 }
 
 #[test]
@@ -586,123 +584,4 @@ fn merchant_events_and_alerts() {
         Some("buyer_checkout_required")
     );
     assert!(!DeclineAction::AwaitNotification.needs_alert());
-}
-
-mod properties {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn arb_code() -> impl Strategy<Value = ReasonCode> {
-        prop_oneof![
-            proptest::sample::select(ReasonCode::KNOWN.to_vec()),
-            "[A-Za-z]{0,12}".prop_map(|s| ReasonCode::parse(&s)),
-        ]
-    }
-
-    fn arb_outcome() -> impl Strategy<Value = ChargeOutcome> {
-        prop_oneof![
-            Just(ChargeOutcome::Transport),
-            (100u16..600, arb_code()).prop_map(|(status, reason_code)| {
-                ChargeOutcome::ApiError {
-                    status,
-                    reason_code,
-                }
-            }),
-            (
-                200u16..203,
-                prop_oneof![
-                    proptest::sample::select(ChargeState::KNOWN.to_vec()),
-                    "[A-Za-z]{0,8}".prop_map(|s| ChargeState::parse(&s)),
-                ],
-                proptest::option::of(arb_code()),
-                proptest::option::of(Just(MFA_URL.to_string())),
-            )
-                .prop_map(|(status, state, reason_code, url)| ChargeOutcome::Success {
-                    status,
-                    state,
-                    reason_code,
-                    amazon_pay_redirect_url: url,
-                }),
-        ]
-    }
-
-    fn arb_check() -> impl Strategy<Value = Option<PermissionCheck>> {
-        proptest::option::of(
-            (
-                prop_oneof![
-                    Just(P::Chargeable),
-                    Just(P::NonChargeable),
-                    Just(P::Closed),
-                    Just(P::Unknown("X".into())),
-                ],
-                proptest::collection::vec(arb_code(), 0..3),
-            )
-                .prop_map(|(state, reasons)| PermissionCheck::new(state, reasons)),
-        )
-    }
-
-    fn arb_ctx() -> impl Strategy<Value = DecisionContext> {
-        (
-            proptest::sample::select(ChargeInitiator::KNOWN.to_vec()),
-            1u32..10,
-            0u32..8,
-            proptest::option::of(0i64..(10 * 86_400)),
-            any::<u32>(),
-        )
-            .prop_map(|(initiator, attempt, replays, since_first, jitter)| {
-                let mut c = ctx(initiator);
-                c.attempt = attempt;
-                c.replays = replays;
-                c.first_failure_at = since_first.map(|s| now() - Duration::seconds(s));
-                c.jitter = Jitter::new(jitter);
-                c
-            })
-    }
-
-    proptest! {
-        /// Safety: a new idempotency key (a new attempt, which could charge again) is only
-        /// ever chosen after a permission check showed Chargeable, and never for a lost
-        /// response or a transient error.
-        #[test]
-        fn new_keys_only_after_a_chargeable_check(
-            outcome in arb_outcome(), check in arb_check(), c in arb_ctx()
-        ) {
-            let action = decide(&outcome, check.as_ref(), &c, &RetryPolicy::default());
-            if let DeclineAction::RetryAt { at, same_idempotency_key } = &action {
-                prop_assert!(*at >= c.now, "retry in the past: {action:?}");
-                if !same_idempotency_key {
-                    prop_assert_eq!(check.as_ref().map(|k| k.state.clone()), Some(P::Chargeable));
-                    prop_assert!(!matches!(outcome, ChargeOutcome::Transport));
-                }
-            }
-            if matches!(outcome, ChargeOutcome::Transport) {
-                let replayed = matches!(
-                    action,
-                    DeclineAction::RetryAt { same_idempotency_key: true, .. }
-                        | DeclineAction::GiveUp { reason: GiveUpReason::ReplaysExhausted }
-                );
-                prop_assert!(replayed, "lost response not replayed: {:?}", action);
-            }
-        }
-
-        /// Only a present buyer is ever redirected, and Done only comes from a paid state.
-        #[test]
-        fn redirects_only_for_cit_and_done_only_when_paid(
-            outcome in arb_outcome(), check in arb_check(), c in arb_ctx()
-        ) {
-            let action = decide(&outcome, check.as_ref(), &c, &RetryPolicy::default());
-            if let DeclineAction::RedirectBuyerForMfa { amazon_pay_redirect_url } = &action {
-                prop_assert!(c.charge_initiator.is_customer_initiated());
-                prop_assert_eq!(amazon_pay_redirect_url.as_str(), MFA_URL);
-            }
-            if let DeclineAction::Done { state } = &action {
-                prop_assert!(matches!(state, ChargeState::Authorized | ChargeState::Captured));
-                let paid = matches!(
-                    &outcome,
-                    ChargeOutcome::Success { state: ChargeState::Authorized | ChargeState::Captured, .. }
-                );
-                prop_assert!(paid);
-            }
-        }
-    }
 }

@@ -6,12 +6,86 @@ use base64::Engine as _;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::sha2::Sha256;
 use rsa::signature::Verifier;
-use savedwallet_amazon_pay::pem;
+use savedwallet_amazon_pay::{
+    pem, AmazonPayClient, AttemptFailure, ClientConfig, Delivery, Error, Pacing, RetryPolicy,
+    Stopped,
+};
+use savedwallet_shared::region::{Environment, Region};
 use savedwallet_shared::signing::{
     canonical_request_from_pairs, string_to_sign, AuthorizationHeader, RequestParts,
 };
 use secrecy::ExposeSecret;
 use serde_json::Value;
+
+/// Every request `server` saw verifies (SPEC §2.6, the `rsa` crate) and carries the headers
+/// the client must sign.
+pub fn assert_all_signed(server: &TestServer) {
+    let key = rsa_public_key(&public_key_pem());
+    for s in server.seen() {
+        assert!(
+            verify_received(&key, &s.request, None),
+            "request not correctly signed: {:?}",
+            s.request.path
+        );
+        let date = s.request.header("x-amz-pay-date").expect("date header");
+        assert!(savedwallet_shared::signing::parse_pay_date(date).is_ok());
+        assert_eq!(date.len(), "20240601T123456Z".len(), "basic date format");
+        assert_eq!(
+            s.request.header("x-amz-pay-host"),
+            Some(server.authority().as_str())
+        );
+        assert_eq!(s.request.header("x-amz-pay-region"), Some("eu"));
+        let auth = s.request.header("authorization").expect("authorization");
+        for h in [
+            "accept",
+            "content-type",
+            "x-amz-pay-date",
+            "x-amz-pay-host",
+            "x-amz-pay-region",
+        ] {
+            assert!(auth.contains(h), "{h} signed");
+        }
+    }
+}
+
+/// The last attempt of an [`Error::Unanswered`] that stopped for `why` after `attempts`.
+pub fn unanswered(err: &Error, why: Stopped, attempts: u32) -> (Delivery, &AttemptFailure) {
+    match err {
+        Error::Unanswered {
+            delivery,
+            stopped,
+            attempts: n,
+            last: Some(last),
+        } if *stopped == why && *n == attempts => (*delivery, last),
+        other => panic!("expected Unanswered({why:?}) after {attempts} attempts, got {other:?}"),
+    }
+}
+
+/// A client configuration for `server` as `key_id`: EU sandbox (unless the key says live),
+/// no pacing, 10 s per attempt, up to 3 fast resends.
+pub fn config_for(server: &TestServer, key_id: &str) -> ClientConfig {
+    let mut c = ClientConfig::new(
+        Region::Eu,
+        Environment::Sandbox,
+        key_id,
+        secrecy::SecretString::from(private_key_pem()),
+    );
+    c.endpoint = Some(server.base.clone());
+    c.pacing = Pacing::Off;
+    c.request_timeout = std::time::Duration::from_secs(10);
+    c.retry = RetryPolicy {
+        max_retries: 3,
+        base_delay: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(20),
+        max_total: std::time::Duration::from_secs(20),
+    };
+    c
+}
+
+/// The client of [`config_for`] as `SANDBOX-TESTKEY`.
+pub fn client_for(server: &TestServer) -> AmazonPayClient {
+    AmazonPayClient::new(config_for(server, "SANDBOX-TESTKEY")).expect("client")
+}
 
 /// The signing vectors file.
 pub fn vectors() -> Value {

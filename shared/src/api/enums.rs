@@ -292,8 +292,9 @@ impl ChargeInitiator {
 }
 
 amazon_enum! {
-    /// The channel of a charge. The seed spells `Firetv`, the .NET SDK `FireTv`: both parse,
-    /// `FireTv` is written.
+    /// The channel of a charge: exactly the values Amazon's Saved Wallet page lists. The page
+    /// spells `Firetv` (written so), the .NET SDK `FireTv` (also parsed). The .NET SDK's
+    /// `Amazon` is not on the page, so it parses as `Unknown` and is never sent.
     Channel {
         /// Desktop or mobile browser.
         Web = "Web",
@@ -306,11 +307,9 @@ amazon_enum! {
         /// Point of sale.
         PointOfSale = "PointOfSale",
         /// Fire TV.
-        FireTv = "FireTv" | "Firetv",
+        FireTv = "Firetv" | "FireTv",
         /// Buyer not present.
         Offline = "Offline",
-        /// Amazon (listed by the .NET SDK).
-        Amazon = "Amazon",
     }
 }
 
@@ -385,10 +384,29 @@ mod tests {
     }
 
     #[test]
-    fn channel_accepts_both_fire_tv_spellings() {
+    fn channel_writes_amazons_spelling_and_parses_both() {
         assert_eq!(Channel::parse("Firetv"), Channel::FireTv);
         assert_eq!(Channel::parse("FireTv"), Channel::FireTv);
-        assert_eq!(Channel::FireTv.as_str(), "FireTv");
+        assert_eq!(Channel::FireTv.as_str(), "Firetv");
+        assert_eq!(
+            serde_json::to_string(&Channel::FireTv).unwrap(),
+            "\"Firetv\""
+        );
+        // Exactly the page's list: Web, Phone, App, Alexa, PointOfSale, Firetv, Offline.
+        let written: Vec<&str> = Channel::KNOWN.iter().map(Channel::as_str).collect();
+        assert_eq!(
+            written,
+            [
+                "Web",
+                "Phone",
+                "App",
+                "Alexa",
+                "PointOfSale",
+                "Firetv",
+                "Offline"
+            ]
+        );
+        assert_eq!(Channel::parse("Amazon"), Channel::Unknown("Amazon".into()));
         assert_eq!(ChargeInitiator::parse("MITR"), ChargeInitiator::Mitr);
         assert!(ChargeInitiator::Citr.is_customer_initiated());
         assert!(!ChargeInitiator::Mitu.is_customer_initiated());

@@ -232,7 +232,10 @@ mod tests {
             Operation::CloseChargePermission.method(),
             HttpMethod::Delete
         );
-        assert!("nope".parse::<Operation>().is_err());
+        assert_eq!(
+            "nope".parse::<Operation>(),
+            Err(UnknownOperation("nope".into()))
+        );
     }
 
     #[test]

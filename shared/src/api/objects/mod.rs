@@ -52,6 +52,28 @@ pub struct ChargePermissionStatusDetails {
     pub last_updated_timestamp: Option<AmazonTimestamp>,
 }
 
+impl ChargePermissionStatusDetails {
+    /// The reason codes, with the older `BuyerCanceled` read as `BuyerClosed` on a Closed
+    /// permission (SPEC §16: both mean the buyer closed it). Serde keeps the spelling Amazon
+    /// sent, so a simulator can still emit either.
+    pub fn reason_codes(&self) -> Vec<ReasonCode> {
+        self.reasons
+            .iter()
+            .map(|r| permission_reason(&self.state, r.reason_code.clone()))
+            .collect()
+    }
+}
+
+/// A charge permission's reason code as it means: `BuyerCanceled` among a Closed
+/// permission's reasons is `BuyerClosed`. Only there — on a checkout session or a charge,
+/// `BuyerCanceled` means the buyer left Amazon's page.
+pub fn permission_reason(state: &ChargePermissionState, code: ReasonCode) -> ReasonCode {
+    match (state, code) {
+        (ChargePermissionState::Closed, ReasonCode::BuyerCanceled) => ReasonCode::BuyerClosed,
+        (_, code) => code,
+    }
+}
+
 fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
@@ -508,122 +530,5 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
-/// The Amazon Pay message inside an SNS notification (SPEC §12.4); keys are PascalCase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IpnMessage {
-    /// Merchant id.
-    #[serde(rename = "MerchantID")]
-    pub merchant_id: String,
-    /// Object type.
-    pub object_type: IpnObjectType,
-    /// Object id.
-    pub object_id: String,
-    /// Parent permission.
-    #[serde(default)]
-    pub charge_permission_id: Option<String>,
-    /// STATE_CHANGE / ATTRIBUTE_CHANGE.
-    pub notification_type: IpnNotificationType,
-    /// Random id for dedupe.
-    pub notification_id: String,
-    /// `V2`.
-    #[serde(default)]
-    pub notification_version: Option<String>,
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The seed's own Create Charge responses parse (including the bare-string
-    /// convertedAmount and the MFA webCheckoutDetails).
-    #[test]
-    fn seed_charge_examples_parse() {
-        let captured = r#"{
-          "chargeId": "P21-1111111-1111111-C111111",
-          "chargePermissionId": "P21-1111111-1111111",
-          "chargeInitiator":"CITU", "channel":"Web",
-          "chargeAmount": {"amount": "14.00", "currencyCode": "USD"},
-          "captureAmount": {"amount": "14.00", "currencyCode": "USD"},
-          "refundedAmount": {"amount": "0.00", "currencyCode": "USD"},
-          "convertedAmount": "14.00", "conversionRate": "1.00",
-          "softDescriptor": "Descriptor", "merchantMetadata": null,
-          "providerMetadata": {"providerReferenceId": null},
-          "statusDetails":{"state": "Captured", "reasonCode": null, "reasonDescription": null,
-                           "lastUpdatedTimestamp": "20190714T155300Z"},
-          "creationTimestamp": "20190714T155300Z", "expirationTimestamp": "20190715T155300Z",
-          "releaseEnvironment": "Sandbox"}"#;
-        let c: Charge = serde_json::from_str(captured).unwrap();
-        assert_eq!(c.status_details.state, ChargeState::Captured);
-        assert_eq!(
-            c.converted_amount,
-            Some(PriceOrAmount::Amount("14.00".into()))
-        );
-        assert_eq!(c.charge_initiator, Some(ChargeInitiator::Citu));
-
-        let mfa = captured
-            .replace(r#""state": "Captured", "reasonCode": null, "reasonDescription": null"#,
-                r#""state": "ActionRequired", "reasonCode": "BuyerActionRequired", "reasonDescription": "Charge requires buyer action to proceed.""#)
-            .replace(r#""releaseEnvironment": "Sandbox""#,
-                r#""releaseEnvironment": "Sandbox", "webCheckoutDetails": {"checkoutResultReturnUrl": "https://m.example/r", "amazonPayRedirectUrl": "https://pay.example/mfa"}"#);
-        let c: Charge = serde_json::from_str(&mfa).unwrap();
-        assert_eq!(c.status_details.state, ChargeState::ActionRequired);
-        assert_eq!(
-            c.status_details.reason_code,
-            Some(ReasonCode::BuyerActionRequired)
-        );
-        assert_eq!(
-            c.web_checkout_details
-                .unwrap()
-                .amazon_pay_redirect_url
-                .as_deref(),
-            Some("https://pay.example/mfa")
-        );
-    }
-
-    #[test]
-    fn charge_permission_reasons_accept_null_and_list() {
-        let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"NonChargeable","reasons":[{"reasonCode":"PaymentMethodExpired","reasonDescription":"x"}],"lastUpdatedTimestamp":"20240101T000000Z"}}"#;
-        let cp: ChargePermission = serde_json::from_str(j).unwrap();
-        assert_eq!(
-            cp.status_details.reasons[0].reason_code,
-            ReasonCode::PaymentMethodExpired
-        );
-        let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"Chargeable","reasons":null}}"#;
-        let cp: ChargePermission = serde_json::from_str(j).unwrap();
-        assert!(cp.status_details.reasons.is_empty());
-    }
-
-    #[test]
-    fn ipn_message_parses() {
-        let j = r#"{"MerchantID":"A1B2","ObjectType":"CHARGE","ObjectId":"S01-5105180-3221187-C056351","ChargePermissionId":"S01-5105180-3221187","NotificationType":"STATE_CHANGE","NotificationId":"8e3b","NotificationVersion":"V2"}"#;
-        let m: IpnMessage = serde_json::from_str(j).unwrap();
-        assert_eq!(m.object_type, IpnObjectType::Charge);
-        assert_eq!(m.notification_type, IpnNotificationType::StateChange);
-    }
-
-    #[test]
-    fn debug_never_shows_buyer_pii() {
-        let j = r#"{"chargePermissionId":"S01-1234567-1234567","statusDetails":{"state":"Chargeable"},
-            "buyer":{"buyerId":"amzn1.account.B1","name":"Jane Buyer","email":"jane@example.com","phoneNumber":"+49301234"},
-            "shippingAddress":{"name":"Jane Buyer","addressLine1":"1 Secret Lane","city":"Berlin","postalCode":"10115","countryCode":"DE"}}"#;
-        let cp: ChargePermission = serde_json::from_str(j).unwrap();
-        assert_eq!(
-            cp.buyer.as_ref().and_then(|b| b.email.as_deref()),
-            Some("jane@example.com")
-        );
-        let debug = format!("{cp:?}");
-        for pii in [
-            "Jane",
-            "jane@example.com",
-            "+49301234",
-            "Secret Lane",
-            "Berlin",
-            "10115",
-        ] {
-            assert!(!debug.contains(pii), "{pii} leaked: {debug}");
-        }
-        assert!(debug.contains("amzn1.account.B1"), "{debug}");
-        assert!(debug.contains("<redacted>"), "{debug}");
-    }
-}
+mod tests;
