@@ -178,12 +178,14 @@ impl Core {
     /// What a declined charge does to its permission: HardDeclined per the knob,
     /// AmazonRejected cancels the permission (SPEC §16); other reasons leave it alone.
     pub(super) fn after_decline(&mut self, cp: &str, reason: &ReasonCode, at: i64) {
-        if self.permission_state(cp) == Some(ChargePermissionState::Closed) {
+        let state = self.permission_state(cp);
+        if state == Some(ChargePermissionState::Closed) {
             return;
         }
         match reason {
             ReasonCode::HardDeclined
-                if self.hard_decline_effect(cp) == HardDeclineEffect::NonChargeable =>
+                if state == Some(ChargePermissionState::Chargeable)
+                    && self.hard_decline_effect(cp) == HardDeclineEffect::NonChargeable =>
             {
                 self.set_permission_state(
                     cp,

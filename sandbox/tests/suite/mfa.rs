@@ -109,7 +109,7 @@ async fn mfa_challenge_approve_fail_abandon_expire() {
     let redirect = redirect_of(&ch);
     let sid = session_id_from(&submit_page(&redirect, &[("outcome", "approved")]).await);
     assert_eq!(
-        charge_status_after(&sb, &c, &ch.charge_id, 24 * 3600 + 1).await,
+        charge_status_after(&sb, &c, &ch.charge_id, 24 * 3600).await,
         (ChargeState::Canceled, Some(ReasonCode::Expired))
     );
     // Complete Checkout Session simulation codes end the waiting charge accordingly.

@@ -176,3 +176,47 @@ async fn close_cancels_pending_charges_only_when_asked() {
         ChargeState::Canceled
     );
 }
+
+#[tokio::test]
+async fn ipn_endpoints_choose_their_signature_version() {
+    let sb = start().await;
+    let v1 = ipn_receiver(&sb).await;
+    let v2 = ipn_receiver_with(&sb, Some("2")).await;
+    let c = client(&sb);
+    let cp = wallet(&sb, "always-approve").await;
+    let ch = charge(&c, &cp, 1000).await;
+    for r in [&v1, &v2] {
+        r.wait_for(|m| m["ObjectId"] == ch.charge_id.as_str()).await;
+    }
+    // Independently verified: SHA1withRSA for 1 (the default), SHA256withRSA for 2.
+    let versions = v1.verify_all(&sb).await;
+    assert!(
+        versions.len() >= 2 && versions.iter().all(|v| v == "1"),
+        "{versions:?}"
+    );
+    let versions = v2.verify_all(&sb).await;
+    assert!(
+        versions.len() >= 2 && versions.iter().all(|v| v == "2"),
+        "{versions:?}"
+    );
+    let listed: serde_json::Value = reqwest::get(format!("{}/ipn-endpoints", sb.control_url()))
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let listed: Vec<&str> = listed["subscriptions"]
+        .as_array()
+        .expect("subscriptions")
+        .iter()
+        .filter_map(|s| s["signatureVersion"].as_str())
+        .collect();
+    assert_eq!(listed, ["1", "2"]);
+    let (status, v) = control_post(
+        &sb,
+        "/ipn-endpoints",
+        serde_json::json!({"url": "http://127.0.0.1:9/ipn", "signatureVersion": "3"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+}

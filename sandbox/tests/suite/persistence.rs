@@ -138,3 +138,53 @@ async fn serves_https_with_the_given_certificate() {
     assert!(text.contains("Control API"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The charge permission ids in a state file.
+fn saved_permissions(file: &std::path::Path) -> Vec<String> {
+    let snap: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("state file"))
+        .expect("valid JSON");
+    let mut ids: Vec<String> = snap["state"]["permissions"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn changes_are_saved_while_running_and_flush_writes_at_once() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sandbox-saved-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("state.json");
+    let sb = builder()
+        .state_file(&file)
+        .spawn("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start");
+    // A change is written by the background writer, without flush or shutdown.
+    let cp = control_wallet(&sb, json!({"region": "eu"})).await;
+    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
+    tokio::time::timeout(std::time::Duration::from_secs(10), sb.persisted())
+        .await
+        .expect("written within 10 s");
+    assert_eq!(saved_permissions(&file), [cp.clone()]);
+    // POST /_sandbox/flush writes now: the file comes back although nothing changed since.
+    std::fs::remove_file(&file).expect("remove");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/flush", sb.control_url()))
+        .send()
+        .await
+        .expect("flush");
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["flushed"], true);
+    assert_eq!(saved_permissions(&file), [cp]);
+    sb.shutdown().await.expect("shutdown");
+    // Without a state file there is nothing to flush, and nothing to wait for.
+    let plain = start().await;
+    let (status, v) = control_post(&plain, "/flush", json!({})).await;
+    assert_eq!((status, &v["flushed"]), (200, &json!(false)));
+    plain.persisted().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

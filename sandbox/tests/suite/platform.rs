@@ -47,7 +47,7 @@ async fn idempotent_replay_and_duplicate_key() {
     let e = simulating(&c, "ProcessingFailure")
         .create_charge(&charge_req(&cp, 700), &k3)
         .await;
-    assert_eq!(api_err(e).0, 500);
+    assert_eq!(api_err(e), (500, "ProcessingFailure".into()));
     let ok = c
         .create_charge(&charge_req(&cp, 700), &k3)
         .await
@@ -78,9 +78,9 @@ async fn legacy_keys_prefixes_and_environments() {
     // Legacy key without a prefix, and a SANDBOX key on /live.
     let mut raw = RawRequest::new(&sb, "GET", &format!("/v2/chargePermissions/{cp}"), "");
     raw.key_id = LEGACY_KEY_ID.into();
-    assert_eq!(raw.send(&sb).await.0, 400);
+    assert_eq!(raw.outcome(&sb).await, (400, "InvalidRequest".into()));
     let raw = RawRequest::new(&sb, "GET", &format!("/live/v2/chargePermissions/{cp}"), "");
-    assert_eq!(raw.send(&sb).await.0, 400);
+    assert_eq!(raw.outcome(&sb).await, (400, "InvalidRequest".into()));
     // Trailing slash (.NET style) is tolerated and signed as sent.
     let raw = RawRequest::new(&sb, "GET", &format!("/v2/chargePermissions/{cp}/"), "");
     let (status, v) = raw.send(&sb).await;
@@ -98,33 +98,13 @@ async fn legacy_keys_prefixes_and_environments() {
 }
 
 #[tokio::test]
-async fn throttling_faults_and_lost_responses() {
+async fn faults_and_lost_responses() {
     let sb = builder()
         .spawn("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("sandbox");
     let c = client(&sb);
     let cp = wallet(&sb, "always-approve").await;
-    // Default sandbox quotas are off in `builder()`; turn them on: Create Charge burst 2.
-    let resp = reqwest::Client::new()
-        .put(format!("{}/throttling", sb.control_url()))
-        .json(&json!({"enabled": true}))
-        .send()
-        .await
-        .expect("throttling");
-    assert_eq!(resp.status().as_u16(), 200);
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        statuses.push(match c.create_charge(&charge_req(&cp, 100), &key()).await {
-            Ok(r) => (r.status, String::new()),
-            Err(e) => api_err::<()>(Err(e)),
-        });
-    }
-    assert_eq!(statuses[0].0, 201);
-    assert_eq!(statuses[1].0, 201);
-    assert_eq!(statuses[2], (429, "TooManyRequests".into()));
-    sb.set_throttling(false);
-
     // Apply-then-drop: the client sees a failure, the charge exists, and the retry with the
     // same idempotency key returns that very charge.
     let resp = reqwest::Client::new()
@@ -136,12 +116,10 @@ async fn throttling_faults_and_lost_responses() {
     assert_eq!(resp.status().as_u16(), 200);
     let k = key();
     let lost = c.create_charge(&charge_req(&cp, 4242), &k).await;
-    assert!(lost.is_err(), "the response was dropped");
-    assert!(lost
-        .as_ref()
-        .err()
-        .map(|e| e.is_retryable())
-        .unwrap_or(false));
+    assert!(
+        matches!(lost, Err(savedwallet_amazon_pay::Error::Transport(_))),
+        "the response was dropped: {lost:?}"
+    );
     let ledger = sb.ledger();
     let applied: Vec<&Value> = ledger["charges"]
         .as_array()
@@ -176,17 +154,21 @@ async fn throttling_faults_and_lost_responses() {
         ..Default::default()
     })
     .expect("faults");
-    assert_eq!(charge_err(&c, &cp, 4343).await.0, 503);
+    assert_eq!(
+        charge_err(&c, &cp, 4343).await,
+        (503, "ServiceUnavailable".into())
+    );
     sb.set_faults(savedwallet_sandbox::FaultConfig {
         reset_rate: 1.0,
         remaining: Some(1),
         ..Default::default()
     })
     .expect("faults");
-    assert!(c
-        .create_charge(&charge_req(&cp, 4343), &key())
-        .await
-        .is_err());
+    let reset = c.create_charge(&charge_req(&cp, 4343), &key()).await;
+    assert!(
+        matches!(reset, Err(savedwallet_amazon_pay::Error::Transport(_))),
+        "{reset:?}"
+    );
     let ledger = sb.ledger();
     assert!(!ledger["charges"]
         .as_array()
@@ -251,22 +233,31 @@ async fn request_id_on_every_answer_and_amazon_id_shapes() {
         );
     }
     // Injected throttling and outages carry it too.
-    for fault in [
-        savedwallet_sandbox::FaultConfig {
-            rate_429: 1.0,
-            remaining: Some(1),
-            ..Default::default()
-        },
-        savedwallet_sandbox::FaultConfig {
-            rate_5xx: 1.0,
-            remaining: Some(1),
-            ..Default::default()
-        },
+    for (fault, want) in [
+        (
+            savedwallet_sandbox::FaultConfig {
+                rate_429: 1.0,
+                remaining: Some(1),
+                ..Default::default()
+            },
+            (429, "TooManyRequests"),
+        ),
+        (
+            savedwallet_sandbox::FaultConfig {
+                rate_5xx: 1.0,
+                remaining: Some(1),
+                ..Default::default()
+            },
+            (503, "ServiceUnavailable"),
+        ),
     ] {
         sb.set_faults(fault).expect("faults");
         let req = get(format!("/v2/chargePermissions/{cp}"));
-        let (status, headers, _) = req.send_full(&sb, &req.authorization()).await;
-        assert!(status == 429 || status == 503, "{status}");
+        let (status, headers, body) = req.send_full(&sb, &req.authorization()).await;
+        assert_eq!(
+            (status, body["reasonCode"].as_str()),
+            (want.0, Some(want.1))
+        );
         assert!(headers.contains_key("x-amz-pay-request-id"), "{status}");
     }
 }

@@ -9,7 +9,7 @@ mod sns;
 
 pub use flows::*;
 pub use raw::RawRequest;
-pub use receiver::ipn_receiver;
+pub use receiver::{ipn_receiver, ipn_receiver_with, IpnReceiver};
 pub use sns::verify_envelope;
 
 use std::time::Duration;
@@ -86,6 +86,16 @@ pub async fn start() -> SandboxHandle {
 
 /// The project's client pointed at the sandbox (no pacing, no retries).
 pub fn client_for(sb: &SandboxHandle, key_id: &str, region: Region) -> AmazonPayClient {
+    client_with_timeout(sb, key_id, region, Duration::from_secs(10))
+}
+
+/// [`client_for`] with a per-request timeout.
+pub fn client_with_timeout(
+    sb: &SandboxHandle,
+    key_id: &str,
+    region: Region,
+    timeout: Duration,
+) -> AmazonPayClient {
     let mut cfg = ClientConfig::new(
         region,
         Environment::Sandbox,
@@ -95,7 +105,7 @@ pub fn client_for(sb: &SandboxHandle, key_id: &str, region: Region) -> AmazonPay
     cfg.endpoint = Some(url::Url::parse(sb.base_url()).expect("url"));
     cfg.pacing = Pacing::Off;
     cfg.retry = RetryPolicy::none();
-    cfg.request_timeout = Duration::from_secs(10);
+    cfg.request_timeout = timeout;
     AmazonPayClient::new(cfg).expect("client")
 }
 
