@@ -168,7 +168,7 @@ async fn changes_are_saved_while_running_and_flush_writes_at_once() {
     tokio::time::timeout(std::time::Duration::from_secs(10), sb.persisted())
         .await
         .expect("written within 10 s");
-    assert_eq!(saved_permissions(&file), [cp.clone()]);
+    assert_eq!(saved_permissions(&file), std::slice::from_ref(&cp));
     // POST /_sandbox/flush writes now: the file comes back although nothing changed since.
     std::fs::remove_file(&file).expect("remove");
     let resp = reqwest::Client::new()
