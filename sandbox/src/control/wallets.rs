@@ -173,13 +173,18 @@ struct PresetBody {
     preset: Option<String>,
 }
 
+/// The `{"preset"}` of a buyer's choice (default always-approve).
+fn preset_in(body: &Bytes) -> Result<Preset, ControlError> {
+    let req: PresetBody = parse(body)?;
+    preset_of(req.preset.as_deref())
+}
+
 pub(super) async fn update_payment_method(
     State(app): AppState,
     Path(id): Path<String>,
     body: Bytes,
 ) -> CResult {
-    let req: PresetBody = parse(&body)?;
-    let preset = preset_of(req.preset.as_deref())?;
+    let preset = preset_in(&body)?;
     app.act(|core, now| core.buyer_update_payment_method(&id, preset, now))?;
     ok(
         200,
@@ -218,8 +223,7 @@ pub(super) async fn session_buyer(
     Path(id): Path<String>,
     body: Bytes,
 ) -> CResult {
-    let req: PresetBody = parse(&body)?;
-    let preset = preset_of(req.preset.as_deref())?;
+    let preset = preset_in(&body)?;
     let target = app.act(|core, _| core.buyer_choose(&id, preset, &app.base_url))?;
     ok(200, json!({"redirectUrl": target}))
 }

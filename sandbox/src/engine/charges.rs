@@ -341,6 +341,30 @@ impl Core {
             .ok_or_else(|| ApiError::not_found("Charge", id))
     }
 
+    /// The charge, if it is in one of `states`; else 422 `InvalidChargeStatus` saying
+    /// which charges can be `done` (e.g. "captured").
+    pub(super) fn charge_in_state(
+        &self,
+        id: &str,
+        env: savedwallet_shared::region::Environment,
+        states: &[ChargeState],
+        done: &str,
+    ) -> Result<&ChargeRec, ApiError> {
+        let c = self.charge_in_env(id, env)?;
+        if states.contains(&c.object.status_details.state) {
+            return Ok(c);
+        }
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        Err(ApiError::unprocessable(
+            ReasonCode::InvalidChargeStatus,
+            format!(
+                "the charge is {}, only {} charges can be {done}",
+                c.object.status_details.state,
+                names.join(" or ")
+            ),
+        ))
+    }
+
     /// Get Charge.
     pub(crate) fn get_charge(&mut self, ctx: &Ctx, id: &str) -> OpResult {
         let c = self.charge_in_env(id, ctx.env)?;
@@ -355,16 +379,7 @@ impl Core {
         req: CaptureChargeRequest,
     ) -> OpResult {
         let sim = check_sim(ctx, parse_capture_sim)?;
-        let c = self.charge_in_env(id, ctx.env)?;
-        if c.object.status_details.state != ChargeState::Authorized {
-            return Err(ApiError::unprocessable(
-                ReasonCode::InvalidChargeStatus,
-                format!(
-                    "the charge is {}, only Authorized charges can be captured",
-                    c.object.status_details.state
-                ),
-            ));
-        }
+        let c = self.charge_in_state(id, ctx.env, &[ChargeState::Authorized], "captured")?;
         let amount = req.capture_amount;
         positive(amount, "captureAmount")?;
         if amount.currency() != c.object.charge_amount.currency() {
@@ -428,19 +443,12 @@ impl Core {
     ) -> OpResult {
         super::check_sim_none(ctx)?;
         check_reason_len("cancellationReason", &req.cancellation_reason)?;
-        let c = self.charge_in_env(id, ctx.env)?;
-        if !matches!(
-            c.object.status_details.state,
-            ChargeState::AuthorizationInitiated | ChargeState::Authorized
-        ) {
-            return Err(ApiError::unprocessable(
-                ReasonCode::InvalidChargeStatus,
-                format!(
-                    "the charge is {}, only AuthorizationInitiated or Authorized charges can be canceled",
-                    c.object.status_details.state
-                ),
-            ));
-        }
+        self.charge_in_state(
+            id,
+            ctx.env,
+            &[ChargeState::AuthorizationInitiated, ChargeState::Authorized],
+            "canceled",
+        )?;
         self.set_charge_state(
             id,
             ChargeState::Canceled,

@@ -17,16 +17,12 @@ impl Core {
     /// Create Refund.
     pub(crate) fn create_refund(&mut self, ctx: &Ctx, req: CreateRefundRequest) -> OpResult {
         let decline_reason = check_sim(ctx, parse_refund_sim)?;
-        let c = self.charge_in_env(&req.charge_id, ctx.env)?;
-        if c.object.status_details.state != ChargeState::Captured {
-            return Err(ApiError::unprocessable(
-                ReasonCode::InvalidChargeStatus,
-                format!(
-                    "the charge is {}, only Captured charges can be refunded",
-                    c.object.status_details.state
-                ),
-            ));
-        }
+        let c = self.charge_in_state(
+            &req.charge_id,
+            ctx.env,
+            &[ChargeState::Captured],
+            "refunded",
+        )?;
         let amount = req.refund_amount;
         positive(amount, "refundAmount")?;
         let captured = c

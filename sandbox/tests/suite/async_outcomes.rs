@@ -34,11 +34,7 @@ async fn pending_authorizations_end_in_every_decline_reason() {
     for reason in REASONS {
         let cp = wallet(&sb, "always-approve").await;
         let code = format!("PendingAuthorization{reason}");
-        let ch = simulating(&c, &code)
-            .create_charge(&pending_req(&cp, 1000), &key())
-            .await
-            .unwrap_or_else(|e| panic!("{code}: {e}"))
-            .body;
+        let ch = sim_charge(&c, &code, &pending_req(&cp, 1000)).await;
         assert_eq!(ch.status_details.state, ChargeState::AuthorizationInitiated);
         assert_eq!(
             charge_status_after(&sb, &c, &ch.charge_id, 29).await.0,
@@ -88,11 +84,7 @@ async fn capture_initiated_can_end_declined() {
         // Create Charge with captureNow, and Capture Charge: both go CaptureInitiated.
         let cp = wallet(&sb, "always-approve").await;
         let code = format!("CaptureInitiated{reason}");
-        let a = simulating(&c, &code)
-            .create_charge(&captured_req(&cp, 1000), &key())
-            .await
-            .unwrap_or_else(|e| panic!("{code}: {e}"))
-            .body;
+        let a = sim_charge(&c, &code, &captured_req(&cp, 1000)).await;
         let b = charge(&c, &cp, 500).await;
         let b = simulating(&c, &code)
             .capture_charge(&b.charge_id, &capture(500), &key())

@@ -89,25 +89,13 @@ async fn mfa_challenge_approve_fail_abandon_expire() {
         }
     }
     // Amount mismatch on completion.
-    let ch = c
-        .create_charge(&mfa_charge(&cp), &key())
-        .await
-        .expect("mfa")
-        .body;
-    let redirect = redirect_of(&ch);
-    let sid = session_id_from(&submit_page(&redirect, &[("outcome", "approved")]).await);
+    let (_, sid) = approved_challenge(&c, &cp).await;
     let e = c
         .complete_checkout_session(&sid, &complete(2499), &key())
         .await;
     assert_eq!(api_err(e), (409, "AmountMismatch".into()));
     // Not completed within 24 h: the authorization is voided.
-    let ch = c
-        .create_charge(&mfa_charge(&cp), &key())
-        .await
-        .expect("mfa")
-        .body;
-    let redirect = redirect_of(&ch);
-    let sid = session_id_from(&submit_page(&redirect, &[("outcome", "approved")]).await);
+    let (ch, sid) = approved_challenge(&c, &cp).await;
     assert_eq!(
         charge_status_after(&sb, &c, &ch.charge_id, 24 * 3600).await,
         (ChargeState::Canceled, Some(ReasonCode::Expired))
@@ -123,13 +111,7 @@ async fn mfa_challenge_approve_fail_abandon_expire() {
             (ChargeState::Canceled, Some(ReasonCode::AmazonCanceled)),
         ),
     ] {
-        let ch = c
-            .create_charge(&mfa_charge(&cp), &key())
-            .await
-            .expect("mfa")
-            .body;
-        let sid =
-            session_id_from(&submit_page(&redirect_of(&ch), &[("outcome", "approved")]).await);
+        let (ch, sid) = approved_challenge(&c, &cp).await;
         let e = simulating(&c, code)
             .complete_checkout_session(&sid, &complete(2500), &key())
             .await;

@@ -6,18 +6,29 @@ use savedwallet_shared::api::*;
 use savedwallet_shared::money::{Currency, Price};
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn state_file_round_trip() {
+/// A fresh directory below the target dir (removed by the test when it passes).
+fn temp_dir(prefix: &str) -> std::path::PathBuf {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sandbox-persist-{}", uuid::Uuid::new_v4().simple()));
+        .join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("state.json");
+    dir
+}
 
-    let sb = builder()
-        .state_file(&file)
+/// A sandbox from [`builder`] persisting to `file`.
+async fn with_state_file(file: &std::path::Path) -> savedwallet_sandbox::SandboxHandle {
+    builder()
+        .state_file(file)
         .spawn("127.0.0.1:0".parse().expect("addr"))
         .await
-        .expect("first start");
+        .expect("start")
+}
+
+#[tokio::test]
+async fn state_file_round_trip() {
+    let dir = temp_dir("sandbox-persist");
+    let file = dir.join("state.json");
+
+    let sb = with_state_file(&file).await;
     // A key registered through the control API (not by the builder) must persist too.
     let resp = reqwest::Client::new()
         .post(format!("{}/keys", sb.control_url()))
@@ -110,9 +121,7 @@ async fn state_file_round_trip() {
 
 #[tokio::test]
 async fn serves_https_with_the_given_certificate() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sandbox-tls-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = temp_dir("sandbox-tls");
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
     let cert_pem = ck.cert.pem();
     std::fs::write(dir.join("cert.pem"), &cert_pem).expect("write");
@@ -153,15 +162,9 @@ fn saved_permissions(file: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn changes_are_saved_while_running_and_flush_writes_at_once() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sandbox-saved-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = temp_dir("sandbox-saved");
     let file = dir.join("state.json");
-    let sb = builder()
-        .state_file(&file)
-        .spawn("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("start");
+    let sb = with_state_file(&file).await;
     // A change is written by the background writer, without flush or shutdown.
     let cp = control_wallet(&sb, json!({"region": "eu"})).await;
     let cp = cp["chargePermissionId"].as_str().expect("id").to_string();

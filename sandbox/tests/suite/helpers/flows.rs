@@ -87,6 +87,26 @@ pub fn simulating(c: &AmazonPayClient, code: &str) -> AmazonPayClient {
     c.with_simulation_code(code).expect("simulation code")
 }
 
+/// Create Charge with a simulation code that must answer 2xx → the Charge.
+pub async fn sim_charge(c: &AmazonPayClient, code: &str, req: &CreateChargeRequest) -> Charge {
+    simulating(c, code)
+        .create_charge(req, &key())
+        .await
+        .unwrap_or_else(|e| panic!("{code}: {e}"))
+        .body
+}
+
+/// An MFA charge of `cp` whose challenge the buyer approved → (charge, session id).
+pub async fn approved_challenge(c: &AmazonPayClient, cp: &str) -> (Charge, String) {
+    let ch = c
+        .create_charge(&mfa_charge(cp), &key())
+        .await
+        .expect("mfa")
+        .body;
+    let sid = session_id_from(&submit_page(&redirect_of(&ch), &[("outcome", "approved")]).await);
+    (ch, sid)
+}
+
 /// Create Charge (MIT, EUR) that must fail → (status, reasonCode).
 pub async fn charge_err(c: &AmazonPayClient, cp: &str, minor: i64) -> (u16, String) {
     api_err(c.create_charge(&charge_req(cp, minor), &key()).await)

@@ -11,11 +11,7 @@ async fn server_errors_are_retried_with_the_same_message_id() {
     ipn.register_endpoint(receiver).await.unwrap();
     next(&mut rx).await;
     let id = ipn.publish(message(1)).unwrap();
-    let attempts: Vec<Received> = vec![
-        next(&mut rx).await,
-        next(&mut rx).await,
-        next(&mut rx).await,
-    ];
+    let attempts = next_n(&mut rx, 3).await;
     ipn.idle().await;
     for a in &attempts {
         assert_eq!(a.json()["MessageId"], id.as_str());
@@ -168,11 +164,7 @@ async fn redirects_and_timeouts_are_retried() {
     ipn.register_endpoint(receiver).await.unwrap();
     next(&mut rx).await;
     let id = ipn.publish(message(1)).unwrap();
-    let attempts = [
-        next(&mut rx).await,
-        next(&mut rx).await,
-        next(&mut rx).await,
-    ];
+    let attempts = next_n(&mut rx, 3).await;
     ipn.idle().await;
     for a in &attempts {
         assert_eq!(a.json()["MessageId"], id.as_str());

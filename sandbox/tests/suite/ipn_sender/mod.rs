@@ -112,6 +112,15 @@ pub(super) async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received
         .expect("receiver closed")
 }
 
+/// The next `n` requests the endpoint receives.
+pub(super) async fn next_n(rx: &mut mpsc::UnboundedReceiver<Received>, n: usize) -> Vec<Received> {
+    let mut got = Vec::with_capacity(n);
+    for _ in 0..n {
+        got.push(next(rx).await);
+    }
+    got
+}
+
 pub(super) fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
