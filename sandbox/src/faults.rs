@@ -194,4 +194,32 @@ mod tests {
         );
         assert_eq!(f.decide(Some(Operation::GetCharge)).1, FaultAction::None);
     }
+
+    #[test]
+    fn operation_filters_take_either_spelling() {
+        let mut f = Faults::new(FaultConfig {
+            rate_5xx: 1.0,
+            operations: Some(vec!["CreateCharge".into(), "get-charge".into()]),
+            ..Default::default()
+        });
+        assert_eq!(
+            f.decide(Some(Operation::CreateCharge)).1,
+            FaultAction::ServerError
+        );
+        assert_eq!(
+            f.decide(Some(Operation::GetCharge)).1,
+            FaultAction::ServerError
+        );
+        assert_eq!(f.decide(Some(Operation::GetRefund)).1, FaultAction::None);
+        assert_eq!(
+            f.decide(None).1,
+            FaultAction::None,
+            "no operation, no fault"
+        );
+        let bad = FaultConfig {
+            operations: Some(vec!["Charges".into()]),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate(), Err("unknown operation \"Charges\"".into()));
+    }
 }

@@ -129,3 +129,61 @@ impl Core {
         self.response_delay_ms = wanted.min(max_sync_latency_ms(p.region));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use savedwallet_shared::money::Currency;
+    use savedwallet_shared::region::Environment;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::NewPermission;
+    use crate::knobs::Knobs;
+    use crate::model::{State, Wallet};
+
+    fn wallet_in(core: &mut Core, region: Region) -> String {
+        core.create_permission(
+            NewPermission {
+                env: Environment::Sandbox,
+                region,
+                currency: Currency::ledger_for(region),
+                wallet: Wallet::new(Preset::AlwaysApprove, 30),
+                kind: ChargePermissionType::PaymentMethodOnFile,
+                buyer: None,
+                merchant_metadata: None,
+            },
+            0,
+        )
+    }
+
+    #[test]
+    fn sync_latency_is_capped_at_amazons_limit_for_the_region() {
+        let knobs = Knobs {
+            sync_latency_ms: 30_000,
+            ..Default::default()
+        };
+        let mut core = Core::new(State::default(), Arc::new(Config::default()), knobs);
+        for (region, want) in [
+            (Region::Na, 15_000),
+            (Region::Eu, 15_000),
+            (Region::Jp, 30_000),
+        ] {
+            let cp = wallet_in(&mut core, region);
+            core.note_sync_latency(&cp);
+            assert_eq!(core.take_response_delay_ms(), want, "{region:?}");
+            assert_eq!(core.take_response_delay_ms(), 0, "taken once");
+        }
+        let cp = wallet_in(&mut core, Region::Eu);
+        if let Some(p) = core.state.permissions.get_mut(&cp) {
+            p.wallet.knobs.sync_latency_ms = Some(1_200);
+        }
+        core.note_sync_latency(&cp);
+        assert_eq!(
+            core.take_response_delay_ms(),
+            1_200,
+            "the wallet's own setting"
+        );
+    }
+}

@@ -6,10 +6,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_with_the_same_message_id() {
     // The confirmation takes the first 200; then the notification gets 500, 500, 200.
-    let (receiver, mut rx) = start_receiver(&[200, 500, 500]).await;
-    let (ipn, base) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, base, mut rx) = subscribed(&[500, 500], |_| {}).await;
     let id = ipn.publish(message(1)).unwrap();
     let attempts = next_n(&mut rx, 3).await;
     ipn.idle().await;
@@ -33,10 +30,7 @@ async fn server_errors_are_retried_with_the_same_message_id() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let (receiver, mut rx) = start_receiver(&[200, 400]).await;
-    let (ipn, _) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, _, mut rx) = subscribed(&[400], |_| {}).await;
     ipn.publish(message(1)).unwrap();
     next(&mut rx).await;
     ipn.idle().await;
@@ -51,10 +45,7 @@ async fn client_errors_are_not_retried() {
 
 #[tokio::test]
 async fn delivery_gives_up_after_max_attempts() {
-    let (receiver, mut rx) = start_receiver(&[200, 503, 503, 503, 503]).await;
-    let (ipn, _) = start_sandbox(|c| c.retry.max_attempts = 3).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, _, mut rx) = subscribed(&[503, 503, 503, 503], |c| c.retry.max_attempts = 3).await;
     ipn.publish(message(1)).unwrap();
     ipn.idle().await;
     let mut got = 0;
@@ -93,10 +84,7 @@ async fn received_after_publishing(
     count: u32,
     config: impl FnOnce(&mut IpnConfig),
 ) -> (IpnSender, Vec<(String, String)>, Vec<String>) {
-    let (receiver, mut rx) = start_receiver(&[]).await;
-    let (ipn, _) = start_sandbox(config).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, _, mut rx) = subscribed(&[], config).await;
     let ids: Vec<String> = (1..=count)
         .map(|n| ipn.publish(message(n)).unwrap())
         .collect();
@@ -159,10 +147,10 @@ async fn without_reorder_order_is_kept() {
 #[tokio::test]
 async fn redirects_and_timeouts_are_retried() {
     // Confirmation 200; then a 302 (SNS follows no redirect) and a hang past the timeout.
-    let (receiver, mut rx) = start_receiver(&[200, 302, HANG]).await;
-    let (ipn, base) = start_sandbox(|c| c.retry.request_timeout = Duration::from_millis(300)).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, base, mut rx) = subscribed(&[302, HANG], |c| {
+        c.retry.request_timeout = Duration::from_millis(300)
+    })
+    .await;
     let id = ipn.publish(message(1)).unwrap();
     let attempts = next_n(&mut rx, 3).await;
     ipn.idle().await;
@@ -177,13 +165,11 @@ async fn redirects_and_timeouts_are_retried() {
         DeliveryStatus::Delivered { http_status: 200 }
     );
     // The same endpoint giving up: the last error names the timeout.
-    let (receiver, _rx) = start_receiver(&[200, HANG, HANG]).await;
-    let (ipn, _) = start_sandbox(|c| {
+    let (ipn, _, _rx) = subscribed(&[HANG, HANG], |c| {
         c.retry.request_timeout = Duration::from_millis(200);
         c.retry.max_attempts = 2;
     })
     .await;
-    ipn.register_endpoint(receiver).await.unwrap();
     ipn.publish(message(1)).unwrap();
     ipn.idle().await;
     assert_eq!(
@@ -231,10 +217,7 @@ async fn a_held_back_message_is_released_after_reorder_max_hold() {
 
 #[tokio::test]
 async fn an_empty_notification_id_is_filled() {
-    let (receiver, mut rx) = start_receiver(&[]).await;
-    let (ipn, _) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, _, mut rx) = subscribed(&[], |_| {}).await;
     let mut m = message(1);
     m.notification_id = String::new();
     ipn.publish(m).unwrap();
@@ -251,10 +234,7 @@ async fn an_empty_notification_id_is_filled() {
 
 #[tokio::test]
 async fn delivery_faults_switch_while_running() {
-    let (receiver, mut rx) = start_receiver(&[]).await;
-    let (ipn, _) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, _, mut rx) = subscribed(&[], |_| {}).await;
     ipn.set_delivery_faults(savedwallet_sandbox::ipn::DeliveryFaults {
         duplicate_rate: 1.0,
         ..Default::default()

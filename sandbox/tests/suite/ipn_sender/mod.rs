@@ -112,6 +112,21 @@ pub(super) async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received
         .expect("receiver closed")
 }
 
+/// A sender (configured by `config`) with one endpoint answering `script` after its
+/// confirmation, which has been received → (sender, sandbox base URL, endpoint requests).
+pub(super) async fn subscribed(
+    script: &[u16],
+    config: impl FnOnce(&mut IpnConfig),
+) -> (IpnSender, Url, mpsc::UnboundedReceiver<Received>) {
+    let mut full = vec![200];
+    full.extend_from_slice(script);
+    let (receiver, mut rx) = start_receiver(&full).await;
+    let (ipn, base) = start_sandbox(config).await;
+    ipn.register_endpoint(receiver).await.unwrap();
+    next(&mut rx).await;
+    (ipn, base, rx)
+}
+
 /// The next `n` requests the endpoint receives.
 pub(super) async fn next_n(rx: &mut mpsc::UnboundedReceiver<Received>, n: usize) -> Vec<Received> {
     let mut got = Vec::with_capacity(n);
@@ -256,10 +271,7 @@ async fn signature_version_1_flow_verifies() {
 
 #[tokio::test]
 async fn unsubscribe_url_removes_the_endpoint() {
-    let (receiver, mut rx) = start_receiver(&[]).await;
-    let (ipn, base) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, base, mut rx) = subscribed(&[], |_| {}).await;
     ipn.publish(message(1)).unwrap();
     let body = next(&mut rx).await.json();
     let resp = http()
