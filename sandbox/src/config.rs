@@ -52,3 +52,22 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_base_is_the_wall_clock_unless_frozen() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let wall = Config::default().base_now_ms();
+        assert!(wall >= before && wall <= chrono::Utc::now().timestamp_millis());
+        let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("instant");
+        let frozen = Config {
+            frozen_at: Some(t),
+            ..Default::default()
+        };
+        assert_eq!(frozen.base_now_ms(), 1_700_000_000_000);
+        assert_eq!(frozen.base_now_ms(), frozen.base_now_ms());
+    }
+}
