@@ -108,7 +108,7 @@ impl Preset {
 /// A buyer's payment method and its scripted behaviour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Wallet {
+pub(crate) struct SimWallet {
     /// The behaviour preset.
     pub(crate) preset: Preset,
     /// SoftDecline: declines still to give.
@@ -130,10 +130,10 @@ pub(crate) struct Wallet {
     pub(crate) knobs: WalletKnobs,
 }
 
-impl Wallet {
+impl SimWallet {
     /// A wallet for a preset with the defaults of the sandbox configuration.
-    pub(crate) fn new(preset: Preset, async_delay_secs: i64) -> Wallet {
-        Wallet {
+    pub(crate) fn new(preset: Preset, async_delay_secs: i64) -> SimWallet {
+        SimWallet {
             preset,
             soft_declines_remaining: if preset == Preset::SoftDecline { 2 } else { 0 },
             async_delay_secs,
@@ -159,7 +159,7 @@ pub(crate) struct SessionRec {
     /// Per-session token the buyer pages' forms must echo (no state change on GET).
     pub(crate) form_token: String,
     /// Wallet the buyer picked on the consent page.
-    pub(crate) chosen_wallet: Option<Wallet>,
+    pub(crate) chosen_wallet: Option<SimWallet>,
     /// MFA session: the charge waiting for the buyer.
     pub(crate) mfa_charge_id: Option<String>,
     /// MFA outcome chosen on the challenge page.
@@ -193,7 +193,7 @@ pub(crate) struct PermissionRec {
     /// Presentment currency.
     pub(crate) currency: Currency,
     /// The buyer's payment method.
-    pub(crate) wallet: Wallet,
+    pub(crate) wallet: SimWallet,
     /// Form token of the buyer's account pages for this permission.
     pub(crate) form_token: String,
     /// Sum of counted charges per UTC month `YYYY-MM`, in minor units (SPEC §11.3).

@@ -8,7 +8,7 @@ use savedwallet_shared::region::{Environment, Region};
 
 use crate::engine::NewPermission;
 use crate::knobs::WalletKnobs;
-use crate::model::{PendingOutcome, Preset, Wallet};
+use crate::model::{PendingOutcome, Preset, SimWallet};
 use crate::state::App;
 
 /// Largest async delay of a preset: Amazon gives its final answer within 24 h.
@@ -61,7 +61,7 @@ impl Default for WalletOptions {
 
 impl WalletOptions {
     /// The wallet these options describe, or why they are invalid.
-    fn wallet(&self, currency: Currency, default_delay: i64) -> Result<Wallet, String> {
+    fn wallet(&self, currency: Currency, default_delay: i64) -> Result<SimWallet, String> {
         let delay = self.async_delay_secs.unwrap_or(default_delay);
         if !(0..=MAX_ASYNC_DELAY_SECS).contains(&delay) {
             return Err(format!(
@@ -72,7 +72,7 @@ impl WalletOptions {
             return Err("asyncDeclineReason must name a decline reason".into());
         }
         self.knobs.validate()?;
-        let mut wallet = Wallet::new(self.preset, delay);
+        let mut wallet = SimWallet::new(self.preset, delay);
         if let Some(n) = self.soft_declines {
             wallet.soft_declines_remaining = n;
         }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ok, parse, AppState, CResult, ControlError};
-use crate::ipn::{DeliveryFaults, SignatureVersion, Subscription};
+use crate::ipn::{DeliveryFaults, SignatureVersion, SnsSubscription};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -18,7 +18,7 @@ struct AddIpn {
     signature_version: Option<SignatureVersion>,
 }
 
-fn subscription_json(s: &Subscription) -> serde_json::Value {
+fn subscription_json(s: &SnsSubscription) -> serde_json::Value {
     json!({
         "subscriptionArn": s.subscription_arn,
         "endpoint": s.endpoint.as_str(),

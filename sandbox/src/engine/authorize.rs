@@ -141,7 +141,7 @@ mod tests {
     use crate::config::Config;
     use crate::engine::NewPermission;
     use crate::knobs::Knobs;
-    use crate::model::{State, Wallet};
+    use crate::model::{SimWallet, State};
 
     fn wallet_in(core: &mut Core, region: Region) -> String {
         core.create_permission(
@@ -149,7 +149,7 @@ mod tests {
                 env: Environment::Sandbox,
                 region,
                 currency: Currency::ledger_for(region),
-                wallet: Wallet::new(Preset::AlwaysApprove, 30),
+                wallet: SimWallet::new(Preset::AlwaysApprove, 30),
                 kind: ChargePermissionType::PaymentMethodOnFile,
                 buyer: None,
                 merchant_metadata: None,

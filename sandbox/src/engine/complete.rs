@@ -19,7 +19,7 @@ struct SessionFacts {
     mfa_charge_id: Option<String>,
     mfa_outcome: Option<MfaOutcome>,
     charge_permission_id: Option<String>,
-    chosen_wallet: Option<Wallet>,
+    chosen_wallet: Option<SimWallet>,
     kind: ChargePermissionType,
     currency: Currency,
     region: Region,

@@ -19,7 +19,7 @@ pub(crate) struct NewPermission {
     pub(crate) env: Environment,
     pub(crate) region: Region,
     pub(crate) currency: Currency,
-    pub(crate) wallet: Wallet,
+    pub(crate) wallet: SimWallet,
     pub(crate) kind: ChargePermissionType,
     pub(crate) buyer: Option<Buyer>,
     pub(crate) merchant_metadata: Option<MerchantMetadata>,
@@ -346,7 +346,7 @@ impl Core {
     ) -> Result<(), ApiError> {
         let delay = self.cfg.async_delay_secs;
         let p = self.open_permission_mut(id)?;
-        let old = std::mem::replace(&mut p.wallet, Wallet::new(preset, delay));
+        let old = std::mem::replace(&mut p.wallet, SimWallet::new(preset, delay));
         p.wallet.updated = true;
         // Test settings of the wallet outlive the change of card.
         p.wallet.knobs = old.knobs;

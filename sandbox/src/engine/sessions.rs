@@ -271,7 +271,7 @@ impl Core {
         let delay = self.cfg.async_delay_secs;
         let buyer = self.sandbox_buyer();
         let s = self.open_session_mut(sid)?;
-        s.chosen_wallet = Some(Wallet::new(preset, delay));
+        s.chosen_wallet = Some(SimWallet::new(preset, delay));
         s.object.buyer = Some(buyer);
         s.object.payment_preferences = Some(vec![PaymentPreference {
             payment_descriptor: Some(preset.descriptor().into()),

@@ -3,7 +3,7 @@
 //! that endpoint's first attempts in order (so a hanging endpoint holds up only itself);
 //! retries run in their own tasks.
 
-use super::sender::{sns_timestamp, Shared, Subscription};
+use super::sender::{sns_timestamp, Shared, SnsSubscription};
 use super::{IpnError, SNS_USER_AGENT};
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -96,7 +96,7 @@ pub(super) enum Job {
     Notify(Publication),
     Confirm {
         kind: SnsMessageType,
-        subscription: Subscription,
+        subscription: SnsSubscription,
     },
 }
 
@@ -244,7 +244,7 @@ impl Dispatcher {
     fn queue(
         &mut self,
         envelope: SnsEnvelope,
-        sub: &Subscription,
+        sub: &SnsSubscription,
         notification_id: Option<String>,
         duplicate: bool,
     ) {

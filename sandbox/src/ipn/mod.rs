@@ -21,7 +21,7 @@ mod sender;
 pub use cert::SNS_CERT_COMMON_NAME;
 pub use dispatch::{DeliveryRecord, DeliveryStatus};
 pub use savedwallet_shared::sns::{SignatureVersion, SnsEnvelope, SnsMessageType};
-pub use sender::{IpnSender, IpnState, Subscription};
+pub use sender::{IpnSender, IpnState, SnsSubscription};
 
 use std::time::Duration;
 use url::Url;

@@ -16,7 +16,7 @@ use url::Url;
 
 /// One HTTP/S subscription of the simulated topic (a merchant's IPN endpoint).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subscription {
+pub struct SnsSubscription {
     /// `<topic arn>:<uuid>`.
     pub subscription_arn: String,
     /// Where envelopes are POSTed.
@@ -31,10 +31,10 @@ pub struct Subscription {
     pub signature_version: SignatureVersion,
 }
 
-impl fmt::Debug for Subscription {
+impl fmt::Debug for SnsSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The token confirms the subscription: keep it out of logs.
-        f.debug_struct("Subscription")
+        f.debug_struct("SnsSubscription")
             .field("subscription_arn", &self.subscription_arn)
             .field("endpoint", &self.endpoint.as_str())
             .field("confirmed", &self.confirmed)
@@ -52,7 +52,7 @@ pub struct IpnState {
     /// PKCS#8 PEM of its RSA private key.
     pub private_key_pem: String,
     /// Registered endpoints.
-    pub subscriptions: Vec<Subscription>,
+    pub subscriptions: Vec<SnsSubscription>,
 }
 
 impl fmt::Debug for IpnState {
@@ -67,7 +67,7 @@ impl fmt::Debug for IpnState {
 pub(super) struct Shared {
     pub(super) config: IpnConfig,
     pub(super) cert: SigningCertificate,
-    pub(super) subscriptions: Mutex<Vec<Subscription>>,
+    pub(super) subscriptions: Mutex<Vec<SnsSubscription>>,
     pub(super) deliveries: Mutex<Vec<DeliveryRecord>>,
     /// Duplicate / reorder settings in force.
     pub(super) faults: Mutex<DeliveryFaults>,
@@ -116,7 +116,7 @@ impl IpnSender {
         runtime: tokio::runtime::Handle,
         config: IpnConfig,
         cert: SigningCertificate,
-        subscriptions: Vec<Subscription>,
+        subscriptions: Vec<SnsSubscription>,
     ) -> Result<Self, IpnError> {
         // SNS does not follow redirects; proxies from the environment must not intercept
         // deliveries to local endpoints.
@@ -182,7 +182,7 @@ impl IpnSender {
     }
 
     /// Registered subscriptions, in registration order.
-    pub fn subscriptions(&self) -> Vec<Subscription> {
+    pub fn subscriptions(&self) -> Vec<SnsSubscription> {
         self.shared.subscriptions.lock().clone()
     }
 
@@ -192,7 +192,7 @@ impl IpnSender {
     }
 
     /// [`IpnSender::register_endpoint_with`] the configured default signature version.
-    pub async fn register_endpoint(&self, endpoint: Url) -> Result<Subscription, IpnError> {
+    pub async fn register_endpoint(&self, endpoint: Url) -> Result<SnsSubscription, IpnError> {
         self.register_endpoint_with(endpoint, self.shared.config.signature_version)
             .await
     }
@@ -204,7 +204,7 @@ impl IpnSender {
         &self,
         endpoint: Url,
         version: SignatureVersion,
-    ) -> Result<Subscription, IpnError> {
+    ) -> Result<SnsSubscription, IpnError> {
         if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
             return Err(IpnError::InvalidEndpoint(
                 "an IPN endpoint must be an http(s) URL with a host".into(),
@@ -218,7 +218,7 @@ impl IpnSender {
                     (existing.clone(), !existing.confirmed)
                 }
                 None => {
-                    let sub = Subscription {
+                    let sub = SnsSubscription {
                         subscription_arn: format!(
                             "{}:{}",
                             self.shared.config.topic_arn,
@@ -366,7 +366,7 @@ impl Shared {
     pub(super) fn confirmation_envelope(
         &self,
         kind: SnsMessageType,
-        sub: &Subscription,
+        sub: &SnsSubscription,
     ) -> Result<SnsEnvelope, IpnError> {
         let topic = &self.config.topic_arn;
         let mut subscribe = self.sns_url("confirm");

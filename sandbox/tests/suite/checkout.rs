@@ -258,9 +258,9 @@ async fn buyer_pages_need_the_form_token_and_escape_merchant_text() {
     assert!(html.contains("<legend>") && html.contains("<button type=\"submit\""));
     // A forged or missing token changes nothing.
     let http = no_redirect_client();
-    for form in [
-        "token=forged&action=consent&preset=always-approve",
-        "action=consent&preset=always-approve",
+    for (form, want) in [
+        ("token=forged&action=consent&preset=always-approve", 403),
+        ("action=consent&preset=always-approve", 422),
     ] {
         let resp = http
             .post(&url)
@@ -269,7 +269,7 @@ async fn buyer_pages_need_the_form_token_and_escape_merchant_text() {
             .send()
             .await
             .expect("post");
-        assert!(resp.status().is_client_error(), "{form}: {}", resp.status());
+        assert_eq!(resp.status().as_u16(), want, "{form}");
         let s = c.get_checkout_session(&sid).await.expect("get").body;
         assert!(s.buyer.is_none(), "{form}");
         assert_eq!(s.status_details.state, CheckoutSessionState::Open);

@@ -293,17 +293,26 @@ async fn live_ignores_simulation_codes() {
 #[tokio::test]
 async fn control_api_rejects_out_of_range_clock_and_delays() {
     let sb = start().await;
-    let (status, _) = control_post(&sb, "/clock/advance", json!({"seconds": i64::MAX})).await;
-    assert_eq!(status, 400);
-    let (status, _) = control_post(&sb, "/clock/advance", json!({"seconds": -1})).await;
-    assert_eq!(status, 400);
-    let (status, _) = control_post(
-        &sb,
-        "/charge-permissions",
-        json!({"preset": "async-approve", "asyncDelaySeconds": i64::MAX}),
-    )
-    .await;
-    assert_eq!(status, 400);
+    for (path, body, says) in [
+        ("/clock/advance", json!({"seconds": i64::MAX}), "at most"),
+        (
+            "/clock/advance",
+            json!({"seconds": -1}),
+            "only moves forward",
+        ),
+        (
+            "/charge-permissions",
+            json!({"preset": "async-approve", "asyncDelaySeconds": i64::MAX}),
+            "asyncDelaySeconds must be 0 to 86400",
+        ),
+    ] {
+        let (status, v) = control_post(&sb, path, body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{body}: {v}"
+        );
+    }
     // Still serving, clock untouched by the refused calls.
     let clock: Value = reqwest::get(format!("{}/clock", sb.control_url()))
         .await
