@@ -10,14 +10,14 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use savedwallet_shared::api::{Operation, ReasonCode};
+use savedwallet_shared::api::{CreateChargeRequest, Operation, ReasonCode};
 use savedwallet_shared::region::{Environment, KeyEnvironment, Region};
 use savedwallet_shared::signing::{
     hex_sha256, HEADER_IDEMPOTENCY_KEY, HEADER_REGION, HEADER_SIMULATION_CODE,
 };
 use serde::de::DeserializeOwned;
 
-use crate::engine::{check_sim_none, Core, Ctx, OpResult};
+use crate::engine::{check_listed_values, check_sim_none, Core, Ctx, OpResult};
 use crate::error::{amazon_json, ApiError};
 use crate::faults::{DropMode, FaultAction};
 use crate::model::IdempotencyRecord;
@@ -39,8 +39,8 @@ fn aborted_response() -> Response {
     r
 }
 
-/// Parses a JSON body into a request type with Amazon's error codes.
-fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// A JSON object body (an empty body is `{}`), or 400 `InvalidRequestFormat`.
+fn json_object(body: &[u8]) -> Result<serde_json::Value, ApiError> {
     let bytes: &[u8] = if body.iter().all(|b| b.is_ascii_whitespace()) {
         b"{}"
     } else {
@@ -58,6 +58,22 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the request body must be a JSON object",
         ));
     }
+    Ok(value)
+}
+
+/// Parses a JSON body into a request type with Amazon's error codes.
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    typed(json_object(body)?)
+}
+
+/// A Create Charge body: its listed values checked as sent, then typed.
+fn parse_charge_body(body: &[u8]) -> Result<CreateChargeRequest, ApiError> {
+    let value = json_object(body)?;
+    check_listed_values(&value)?;
+    typed(value)
+}
+
+fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| {
         let text = e.to_string();
         let reason = if text.contains("unknown field") {
@@ -87,7 +103,7 @@ fn dispatch(core: &mut Core, ctx: &Ctx, route: &Route, body: &[u8]) -> OpResult 
             core.update_permission(ctx, id, parse_body(body)?)
         }
         Operation::CloseChargePermission => core.close_permission(ctx, id, parse_body(body)?),
-        Operation::CreateCharge => core.create_charge(ctx, parse_body(body)?),
+        Operation::CreateCharge => core.create_charge(ctx, parse_charge_body(body)?),
         Operation::GetCharge => {
             check_sim_none(ctx)?;
             core.get_charge(ctx, id)

@@ -5,9 +5,8 @@ use savedwallet_shared::money::{Price, PriceOrAmount};
 
 use super::authorize::{Attempt, AuthOutcome};
 use super::rules::{
-    check_initiator_and_channel, check_metadata, check_reason_len, check_return_url, check_sim,
-    check_soft_descriptor, decline_status, parse_capture_sim, parse_charge_sim, positive,
-    CaptureSim,
+    check_metadata, check_reason_len, check_return_url, check_sim, check_soft_descriptor,
+    decline_status, parse_capture_sim, parse_charge_sim, positive, CaptureSim,
 };
 use super::{status, to_json, ts, Core, Ctx, OpResult, DAY_MS};
 use crate::error::ApiError;
@@ -91,7 +90,6 @@ impl Core {
         if let Some(m) = &req.merchant_metadata {
             check_metadata(m)?;
         }
-        check_initiator_and_channel(req)?;
         let return_url = req
             .web_checkout_details
             .as_ref()

@@ -27,7 +27,7 @@ use crate::knobs::Knobs;
 use crate::model::*;
 
 pub(crate) use permissions::NewPermission;
-pub(crate) use rules::{check_sim_none, reason_text};
+pub(crate) use rules::{check_listed_values, check_sim_none, reason_text};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 

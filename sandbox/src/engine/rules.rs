@@ -12,15 +12,19 @@ use crate::model::PendingOutcome;
 const MAX_URL_LEN: usize = 1024;
 const MAX_SOFT_DESCRIPTOR: usize = 16;
 
-/// The channels Amazon's Saved Wallet page lists (`Firetv` spelled as the page does;
-/// `FireTv` parses to the same value).
-const PAGE_CHANNELS: [&str; 7] = [
+/// `chargeInitiator` values (seed), spelled exactly.
+const INITIATORS: [&str; 4] = ["CITU", "MITU", "CITR", "MITR"];
+
+/// `channel` values: the seed's list (`Firetv` as the page spells it) plus the .NET SDK's
+/// `FireTv`, which production SDK users send (SPEC §0). Spelled exactly.
+const CHANNELS: [&str; 8] = [
     "Web",
     "Phone",
     "App",
     "Alexa",
     "PointOfSale",
     "Firetv",
+    "FireTv",
     "Offline",
 ];
 
@@ -87,21 +91,24 @@ pub(super) fn check_session_urls(env: Environment, w: &WebCheckoutDetails) -> Re
     check_return_url(env, "checkoutCancelUrl", w.checkout_cancel_url.as_deref())
 }
 
-/// `chargeInitiator` and `channel` must be values Amazon lists (400 otherwise).
-pub(super) fn check_initiator_and_channel(req: &CreateChargeRequest) -> Result<(), ApiError> {
-    if let Some(i) = req.charge_initiator.as_ref().filter(|i| i.is_unknown()) {
-        return Err(ApiError::invalid(format!(
-            "chargeInitiator {:?} is not one of CITU, MITU, CITR, MITR",
-            i.as_str().chars().take(32).collect::<String>()
-        )));
-    }
-    if let Some(c) = &req.channel {
-        if !PAGE_CHANNELS.iter().any(|p| Channel::parse(p) == *c) {
-            return Err(ApiError::invalid(format!(
-                "channel {:?} is not one of {}",
-                c.as_str().chars().take(32).collect::<String>(),
-                PAGE_CHANNELS.join(", ")
-            )));
+/// `chargeInitiator` and `channel` of a Create Charge body must be values Amazon lists,
+/// spelled exactly (400 `InvalidParameterValue`). Checked on the raw JSON, so no leniency of
+/// the shared enums' parsers (aliases, unknown values) makes the simulator laxer than Live.
+pub(crate) fn check_listed_values(body: &serde_json::Value) -> Result<(), ApiError> {
+    for (field, allowed) in [
+        ("chargeInitiator", &INITIATORS[..]),
+        ("channel", &CHANNELS[..]),
+    ] {
+        match body.get(field) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(v)) if allowed.contains(&v.as_str()) => {}
+            Some(v) => {
+                return Err(ApiError::invalid(format!(
+                    "{field} {} is not one of {}",
+                    v.to_string().chars().take(40).collect::<String>(),
+                    allowed.join(", ")
+                )))
+            }
         }
     }
     Ok(())
@@ -395,17 +402,28 @@ mod tests {
 
     #[test]
     fn channels_and_initiators_are_amazons() {
-        let mut r = CreateChargeRequest::new("S01-1", Price::from_minor(1, Currency::EUR));
+        let ok = |v: serde_json::Value| check_listed_values(&v).is_ok();
         for c in ["Web", "Firetv", "FireTv", "Offline", "PointOfSale"] {
-            r.channel = Some(Channel::parse(c));
-            assert!(check_initiator_and_channel(&r).is_ok(), "{c}");
+            assert!(
+                ok(serde_json::json!({"channel": c, "chargeInitiator": "MITR"})),
+                "{c}"
+            );
         }
-        for c in ["Amazon", "Kiosk"] {
-            r.channel = Some(Channel::parse(c));
-            assert!(check_initiator_and_channel(&r).is_err(), "{c}");
+        assert!(ok(serde_json::json!({"chargeInitiator": null})));
+        for bad in [
+            serde_json::json!({"channel": "Amazon"}),
+            serde_json::json!({"channel": "web"}),
+            serde_json::json!({"channel": "FIRETV"}),
+            serde_json::json!({"channel": 1}),
+            serde_json::json!({"chargeInitiator": "CIT"}),
+            serde_json::json!({"chargeInitiator": "citu"}),
+        ] {
+            let e = check_listed_values(&bad).unwrap_err();
+            assert_eq!(
+                (e.status, e.reason),
+                (400, ReasonCode::InvalidParameterValue),
+                "{bad}"
+            );
         }
-        r.channel = None;
-        r.charge_initiator = Some(ChargeInitiator::parse("CIT"));
-        assert!(check_initiator_and_channel(&r).is_err());
     }
 }
