@@ -18,13 +18,18 @@ const REASONS: [&str; 5] = [
     "TransactionTimedOut",
 ];
 
-/// What a declined charge leaves its permission in.
-fn permission_after(reason: &str) -> ChargePermissionState {
-    match reason {
+/// The permission is in the state a charge declined with `reason` leaves it in.
+async fn assert_permission_after(
+    c: &savedwallet_amazon_pay::AmazonPayClient,
+    cp: &str,
+    reason: &str,
+) {
+    let want = match reason {
         "HardDeclined" => ChargePermissionState::NonChargeable,
         "AmazonRejected" => ChargePermissionState::Closed,
         _ => ChargePermissionState::Chargeable,
-    }
+    };
+    assert_eq!(permission_state(c, cp).await, want, "after {reason}");
 }
 
 #[tokio::test]
@@ -46,11 +51,7 @@ async fn pending_authorizations_end_in_every_decline_reason() {
             (ChargeState::Declined, Some(ReasonCode::parse(reason))),
             "{code}"
         );
-        assert_eq!(
-            permission_state(&c, &cp).await,
-            permission_after(reason),
-            "{code}"
-        );
+        assert_permission_after(&c, &cp, reason).await;
     }
     // The async-decline card ends the way its wallet says (default HardDeclined).
     let cp = wallet_with(
@@ -108,11 +109,7 @@ async fn capture_initiated_can_end_declined() {
             );
             assert_eq!(got.capture_amount, Some(eur(0)), "{code}: nothing captured");
         }
-        assert_eq!(
-            permission_state(&c, &cp).await,
-            permission_after(reason),
-            "{code}"
-        );
+        assert_permission_after(&c, &cp, reason).await;
     }
     // A wallet whose asynchronous captures decline: a capture more than 7 days late.
     let cp = wallet_with(
