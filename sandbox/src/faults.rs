@@ -1,12 +1,12 @@
-//! Fault injection (control API) and Amazon's throttling (SPEC §9).
-
-use std::collections::HashMap;
-use std::time::Instant;
+//! Fault injection on the Amazon API (`PUT /_sandbox/faults`): seeded dice decide per
+//! request whether it is delayed, refused, reset, or applied with its answer lost.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use savedwallet_shared::region::Environment;
+use savedwallet_shared::api::Operation;
 use serde::{Deserialize, Serialize};
+
+use crate::ops::parse_operation;
 
 /// How an "apply then drop" fault loses the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -41,7 +41,8 @@ pub struct FaultConfig {
     pub seed: u64,
     /// Only the next N API requests are subject to faults (None = all).
     pub remaining: Option<u32>,
-    /// Only these operations (e.g. `CreateCharge`) are subject to faults (None = all).
+    /// Only these operations (`CreateCharge` or `create-charge`) are subject to faults
+    /// (None = all).
     pub operations: Option<Vec<String>>,
 }
 
@@ -63,8 +64,13 @@ impl Default for FaultConfig {
 }
 
 impl FaultConfig {
-    /// Checks rates are probabilities.
+    /// Checks rates are probabilities and operation names are known.
     pub fn validate(&self) -> Result<(), String> {
+        for name in self.operations.iter().flatten() {
+            if parse_operation(name).is_none() {
+                return Err(format!("unknown operation {name:?}"));
+            }
+        }
         for (n, r) in [
             ("rate429", self.rate_429),
             ("rate5xx", self.rate_5xx),
@@ -81,7 +87,7 @@ impl FaultConfig {
 
 /// What to do with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultAction {
+pub(crate) enum FaultAction {
     /// Handle normally.
     None,
     /// 429 without applying.
@@ -96,7 +102,7 @@ pub enum FaultAction {
 
 /// The fault dice.
 #[derive(Debug)]
-pub struct Faults {
+pub(crate) struct Faults {
     cfg: FaultConfig,
     rng: StdRng,
 }
@@ -109,20 +115,22 @@ impl Default for Faults {
 
 impl Faults {
     /// Faults with a configuration (reseeds the dice).
-    pub fn new(cfg: FaultConfig) -> Faults {
+    pub(crate) fn new(cfg: FaultConfig) -> Faults {
         let rng = StdRng::seed_from_u64(cfg.seed);
         Faults { cfg, rng }
     }
 
     /// Current configuration.
-    pub fn config(&self) -> &FaultConfig {
+    pub(crate) fn config(&self) -> &FaultConfig {
         &self.cfg
     }
 
-    /// Rolls the dice for one API request; returns the latency and the action.
-    pub fn decide(&mut self, operation: &str) -> (u64, FaultAction) {
+    /// Rolls the dice for one API request (`None`: a path that is no operation); returns
+    /// the latency and the action.
+    pub(crate) fn decide(&mut self, operation: Option<Operation>) -> (u64, FaultAction) {
         if let Some(ops) = &self.cfg.operations {
-            if !ops.iter().any(|o| o == operation) {
+            let listed = |name: &String| operation.is_some() && parse_operation(name) == operation;
+            if !ops.iter().any(listed) {
                 return (0, FaultAction::None);
             }
         }
@@ -150,104 +158,9 @@ impl Faults {
     }
 }
 
-/// Which quota table applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct BucketKey {
-    env: Environment,
-    op: &'static str,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-/// Token buckets per environment and operation (SPEC §9).
-#[derive(Debug, Default)]
-pub struct Throttle {
-    buckets: HashMap<BucketKey, Bucket>,
-}
-
-/// (burst, restore per second) for an operation in an environment.
-pub fn quota(env: Environment, op: &str) -> Option<(f64, f64)> {
-    let (live, sandbox) = match op {
-        "CreateCharge" => ((10.0, 4.0), (2.0, 1.0)),
-        "GetCharge" => ((20.0, 4.0), (5.0, 1.0)),
-        "CaptureCharge" => ((20.0, 4.0), (2.0, 1.0)),
-        "CancelCharge" => ((10.0, 2.0), (2.0, 1.0)),
-        "GetChargePermission" => ((20.0, 4.0), (10.0, 1.0)),
-        "UpdateChargePermission" => ((10.0, 2.0), (5.0, 1.0)),
-        "CloseChargePermission" => ((10.0, 2.0), (2.0, 1.0)),
-        "CreateCheckoutSession" => ((40.0, 16.0), (5.0, 1.0)),
-        "GetCheckoutSession" => ((40.0, 8.0), (10.0, 1.0)),
-        "UpdateCheckoutSession" => ((20.0, 8.0), (5.0, 1.0)),
-        "CompleteCheckoutSession" => ((20.0, 4.0), (2.0, 1.0)),
-        "CreateRefund" => ((10.0, 4.0), (2.0, 1.0)),
-        "GetRefund" => ((20.0, 4.0), (5.0, 1.0)),
-        _ => return None,
-    };
-    Some(match env {
-        Environment::Live => live,
-        Environment::Sandbox => sandbox,
-    })
-}
-
-impl Throttle {
-    /// Takes one token; false = throttled (429).
-    pub fn allow(&mut self, env: Environment, op: &'static str, now: Instant) -> bool {
-        let Some((burst, rate)) = quota(env, op) else {
-            return true;
-        };
-        let b = self.buckets.entry(BucketKey { env, op }).or_insert(Bucket {
-            tokens: burst,
-            last: now,
-        });
-        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
-        b.tokens = (b.tokens + elapsed * rate).min(burst);
-        b.last = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Forgets all buckets (full quotas again).
-    pub fn reset(&mut self) {
-        self.buckets.clear();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn sandbox_create_charge_bursts_two_then_restores_one_per_second() {
-        let mut t = Throttle::default();
-        let t0 = Instant::now();
-        assert!(t.allow(Environment::Sandbox, "CreateCharge", t0));
-        assert!(t.allow(Environment::Sandbox, "CreateCharge", t0));
-        assert!(!t.allow(Environment::Sandbox, "CreateCharge", t0));
-        assert!(!t.allow(
-            Environment::Sandbox,
-            "CreateCharge",
-            t0 + Duration::from_millis(500)
-        ));
-        assert!(t.allow(
-            Environment::Sandbox,
-            "CreateCharge",
-            t0 + Duration::from_millis(1600)
-        ));
-        // Live has its own, larger bucket.
-        for _ in 0..10 {
-            assert!(t.allow(Environment::Live, "CreateCharge", t0));
-        }
-        assert!(!t.allow(Environment::Live, "CreateCharge", t0));
-    }
 
     #[test]
     fn seeded_faults_are_deterministic_and_remaining_is_honoured() {
@@ -258,11 +171,15 @@ mod tests {
         };
         let a: Vec<_> = {
             let mut f = Faults::new(cfg.clone());
-            (0..50).map(|_| f.decide("CreateCharge").1).collect()
+            (0..50)
+                .map(|_| f.decide(Some(Operation::CreateCharge)).1)
+                .collect()
         };
         let b: Vec<_> = {
             let mut f = Faults::new(cfg.clone());
-            (0..50).map(|_| f.decide("CreateCharge").1).collect()
+            (0..50)
+                .map(|_| f.decide(Some(Operation::CreateCharge)).1)
+                .collect()
         };
         assert_eq!(a, b);
         assert!(a.contains(&FaultAction::ServerError) && a.contains(&FaultAction::None));
@@ -271,7 +188,38 @@ mod tests {
             remaining: Some(1),
             ..Default::default()
         });
-        assert_eq!(f.decide("GetCharge").1, FaultAction::Throttle);
-        assert_eq!(f.decide("GetCharge").1, FaultAction::None);
+        assert_eq!(
+            f.decide(Some(Operation::GetCharge)).1,
+            FaultAction::Throttle
+        );
+        assert_eq!(f.decide(Some(Operation::GetCharge)).1, FaultAction::None);
+    }
+
+    #[test]
+    fn operation_filters_take_either_spelling() {
+        let mut f = Faults::new(FaultConfig {
+            rate_5xx: 1.0,
+            operations: Some(vec!["CreateCharge".into(), "get-charge".into()]),
+            ..Default::default()
+        });
+        assert_eq!(
+            f.decide(Some(Operation::CreateCharge)).1,
+            FaultAction::ServerError
+        );
+        assert_eq!(
+            f.decide(Some(Operation::GetCharge)).1,
+            FaultAction::ServerError
+        );
+        assert_eq!(f.decide(Some(Operation::GetRefund)).1, FaultAction::None);
+        assert_eq!(
+            f.decide(None).1,
+            FaultAction::None,
+            "no operation, no fault"
+        );
+        let bad = FaultConfig {
+            operations: Some(vec!["Charges".into()]),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate(), Err("unknown operation \"Charges\"".into()));
     }
 }

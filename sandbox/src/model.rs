@@ -5,12 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use savedwallet_shared::api::{
-    Buyer, Charge, ChargePermission, CheckoutSession, IpnMessage, Refund,
+    Buyer, Charge, ChargePermission, CheckoutSession, IpnMessage, ReasonCode, Refund,
 };
 use savedwallet_shared::limits::{MonthlyLimit, UsageMonth};
 use savedwallet_shared::money::{Currency, Price};
 use savedwallet_shared::region::{Environment, Region};
 use serde::{Deserialize, Serialize};
+
+use crate::knobs::WalletKnobs;
 
 /// How a buyer's saved payment method behaves when charged (control API presets and the
 /// SPEC §10.1 test cards).
@@ -106,28 +108,40 @@ impl Preset {
 /// A buyer's payment method and its scripted behaviour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Wallet {
+pub(crate) struct SimWallet {
     /// The behaviour preset.
-    pub preset: Preset,
+    pub(crate) preset: Preset,
     /// SoftDecline: declines still to give.
-    pub soft_declines_remaining: u32,
+    pub(crate) soft_declines_remaining: u32,
     /// Async presets: seconds until the authorization resolves.
-    pub async_delay_secs: i64,
+    pub(crate) async_delay_secs: i64,
     /// Monthly limit override in minor units (LowLimit), else Amazon's table.
-    pub monthly_limit_minor: Option<i64>,
+    pub(crate) monthly_limit_minor: Option<i64>,
     /// HardDeclineUntilUpdated: true once the buyer fixed the payment method.
-    pub updated: bool,
+    pub(crate) updated: bool,
+    /// AsyncDecline: how the pending authorization ends (default HardDeclined).
+    #[serde(default = "PendingOutcome::hard_decline")]
+    pub(crate) async_decline: PendingOutcome,
+    /// How this wallet's asynchronous captures (`CaptureInitiated`) end (default Captured).
+    #[serde(default)]
+    pub(crate) capture_outcome: PendingOutcome,
+    /// Overrides of the sandbox-wide knobs; they survive a payment-method update.
+    #[serde(default)]
+    pub(crate) knobs: WalletKnobs,
 }
 
-impl Wallet {
+impl SimWallet {
     /// A wallet for a preset with the defaults of the sandbox configuration.
-    pub fn new(preset: Preset, async_delay_secs: i64) -> Wallet {
-        Wallet {
+    pub(crate) fn new(preset: Preset, async_delay_secs: i64) -> SimWallet {
+        SimWallet {
             preset,
             soft_declines_remaining: if preset == Preset::SoftDecline { 2 } else { 0 },
             async_delay_secs,
             monthly_limit_minor: None,
             updated: false,
+            async_decline: PendingOutcome::HardDecline,
+            capture_outcome: PendingOutcome::Approve,
+            knobs: WalletKnobs::default(),
         }
     }
 }
@@ -135,23 +149,23 @@ impl Wallet {
 /// A checkout session with the sandbox-only facts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionRec {
+pub(crate) struct SessionRec {
     /// Amazon's object.
-    pub object: CheckoutSession,
+    pub(crate) object: CheckoutSession,
     /// Sandbox or Live.
-    pub env: Environment,
+    pub(crate) env: Environment,
     /// Region of the session (from `x-amz-pay-region`).
-    pub region: Region,
+    pub(crate) region: Region,
     /// Per-session token the buyer pages' forms must echo (no state change on GET).
-    pub form_token: String,
+    pub(crate) form_token: String,
     /// Wallet the buyer picked on the consent page.
-    pub chosen_wallet: Option<Wallet>,
+    pub(crate) chosen_wallet: Option<SimWallet>,
     /// MFA session: the charge waiting for the buyer.
-    pub mfa_charge_id: Option<String>,
+    pub(crate) mfa_charge_id: Option<String>,
     /// MFA outcome chosen on the challenge page.
-    pub mfa_outcome: Option<MfaOutcome>,
+    pub(crate) mfa_outcome: Option<MfaOutcome>,
     /// Creation time, Unix ms (simulated clock).
-    pub created_ms: i64,
+    pub(crate) created_ms: i64,
 }
 
 /// What the buyer did on the MFA challenge page.
@@ -169,89 +183,134 @@ pub enum MfaOutcome {
 /// A charge permission with its wallet and counters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PermissionRec {
+pub(crate) struct PermissionRec {
     /// Amazon's object.
-    pub object: ChargePermission,
+    pub(crate) object: ChargePermission,
     /// Sandbox or Live.
-    pub env: Environment,
+    pub(crate) env: Environment,
     /// Region (decides MFA and limits).
-    pub region: Region,
+    pub(crate) region: Region,
     /// Presentment currency.
-    pub currency: Currency,
+    pub(crate) currency: Currency,
     /// The buyer's payment method.
-    pub wallet: Wallet,
+    pub(crate) wallet: SimWallet,
     /// Form token of the buyer's account pages for this permission.
-    pub form_token: String,
+    pub(crate) form_token: String,
     /// Sum of counted charges per UTC month `YYYY-MM`, in minor units (SPEC §11.3).
-    pub monthly_minor: BTreeMap<String, i64>,
+    pub(crate) monthly_minor: BTreeMap<String, i64>,
     /// Next charge / refund id counters.
-    pub next_charge_seq: u32,
+    pub(crate) next_charge_seq: u32,
     /// Ids of this permission's charges, oldest first.
-    pub charge_ids: Vec<String>,
+    pub(crate) charge_ids: Vec<String>,
 }
 
 /// A charge with the sandbox-only facts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChargeRec {
+pub(crate) struct ChargeRec {
     /// Amazon's object.
-    pub object: Charge,
+    pub(crate) object: Charge,
     /// Sandbox or Live.
-    pub env: Environment,
+    pub(crate) env: Environment,
     /// Month key the amount counts toward (None once it stopped counting).
-    pub counted_month: Option<String>,
+    pub(crate) counted_month: Option<String>,
     /// When it became Authorized (capture async after 7 days), Unix ms.
-    pub authorized_ms: Option<i64>,
+    pub(crate) authorized_ms: Option<i64>,
     /// What a pending authorization resolves to.
-    pub pending_outcome: Option<PendingOutcome>,
+    pub(crate) pending_outcome: Option<PendingOutcome>,
     /// Refunds created for this charge (TransactionCountExceeded guard).
-    pub refund_count: u32,
+    pub(crate) refund_count: u32,
     /// MFA session of an ActionRequired charge.
-    pub mfa_session_id: Option<String>,
+    pub(crate) mfa_session_id: Option<String>,
+    /// What an asynchronous capture (`CaptureInitiated`) resolves to.
+    #[serde(default)]
+    pub(crate) capture_outcome: Option<PendingOutcome>,
 }
 
-/// Final result of an asynchronous authorization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Final result of an asynchronous authorization (`AuthorizationInitiated`) or capture
+/// (`CaptureInitiated`): approved, or `Declined` with one of the reasons SPEC §16 allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum PendingOutcome {
-    /// Becomes Authorized (or Captured with captureNow).
+    /// Becomes Authorized (or Captured with captureNow); a capture becomes Captured.
+    #[default]
     Approve,
     /// Becomes Declined / SoftDeclined.
     SoftDecline,
     /// Becomes Declined / HardDeclined.
     HardDecline,
+    /// Becomes Declined / AmazonRejected (and the permission is canceled).
+    AmazonRejected,
+    /// Becomes Declined / ProcessingFailure.
+    ProcessingFailure,
+    /// Becomes Declined / TransactionTimedOut.
+    TransactionTimedOut,
+}
+
+impl PendingOutcome {
+    /// Every declining outcome, in the order the docs list them.
+    pub const DECLINES: [PendingOutcome; 5] = [
+        PendingOutcome::SoftDecline,
+        PendingOutcome::HardDecline,
+        PendingOutcome::AmazonRejected,
+        PendingOutcome::ProcessingFailure,
+        PendingOutcome::TransactionTimedOut,
+    ];
+
+    fn hard_decline() -> Self {
+        PendingOutcome::HardDecline
+    }
+
+    /// The `Declined` reason code, `None` for [`PendingOutcome::Approve`].
+    pub fn decline_reason(self) -> Option<ReasonCode> {
+        match self {
+            PendingOutcome::Approve => None,
+            PendingOutcome::SoftDecline => Some(ReasonCode::SoftDeclined),
+            PendingOutcome::HardDecline => Some(ReasonCode::HardDeclined),
+            PendingOutcome::AmazonRejected => Some(ReasonCode::AmazonRejected),
+            PendingOutcome::ProcessingFailure => Some(ReasonCode::ProcessingFailure),
+            PendingOutcome::TransactionTimedOut => Some(ReasonCode::TransactionTimedOut),
+        }
+    }
+
+    /// The declining outcome whose reason code is spelled `reason` (e.g. `AmazonRejected`).
+    pub fn from_decline_reason(reason: &str) -> Option<PendingOutcome> {
+        PendingOutcome::DECLINES
+            .into_iter()
+            .find(|o| o.decline_reason().is_some_and(|r| r.as_str() == reason))
+    }
 }
 
 /// A refund with its eventual outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RefundRec {
+pub(crate) struct RefundRec {
     /// Amazon's object.
-    pub object: Refund,
+    pub(crate) object: Refund,
     /// Sandbox or Live.
-    pub env: Environment,
+    pub(crate) env: Environment,
     /// Permission of the refunded charge.
-    pub charge_permission_id: String,
+    pub(crate) charge_permission_id: String,
     /// Declined reason if the refund is going to fail, else it settles as Refunded.
-    pub decline_reason: Option<String>,
+    pub(crate) decline_reason: Option<String>,
 }
 
 /// A stored first response for an idempotency key (SPEC §8).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct IdempotencyRecord {
+pub(crate) struct IdempotencyRecord {
     /// Hex SHA-256 over method, operation path and body bytes.
-    pub fingerprint: String,
+    pub(crate) fingerprint: String,
     /// HTTP status of the first response.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Body of the first response.
-    pub body: String,
+    pub(crate) body: String,
 }
 
 /// What a timer does when it fires.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "id")]
-pub enum TimerKind {
+pub(crate) enum TimerKind {
     /// Open checkout session → Canceled/Expired after 24 h (voids an MFA charge).
     SessionExpiry(String),
     /// AuthorizationInitiated → final state.
@@ -267,47 +326,47 @@ pub enum TimerKind {
 /// A timer due at `due_ms` (simulated clock, Unix ms); `seq` keeps equal times ordered.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Timer {
+pub(crate) struct Timer {
     /// Due time.
-    pub due_ms: i64,
+    pub(crate) due_ms: i64,
     /// Creation order.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// Action.
-    pub kind: TimerKind,
+    pub(crate) kind: TimerKind,
 }
 
 /// The whole simulator state (what `--state FILE` persists).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct State {
+pub(crate) struct State {
     /// Merchant id put in IPN messages.
-    pub merchant_id: String,
+    pub(crate) merchant_id: String,
     /// Simulated clock = wall clock + this offset (ms).
-    pub clock_offset_ms: i64,
+    pub(crate) clock_offset_ms: i64,
     /// Registered public keys: id → SubjectPublicKeyInfo PEM.
-    pub public_keys: BTreeMap<String, String>,
+    pub(crate) public_keys: BTreeMap<String, String>,
     /// Checkout sessions by id.
-    pub sessions: HashMap<String, SessionRec>,
+    pub(crate) sessions: HashMap<String, SessionRec>,
     /// Charge permissions by id.
-    pub permissions: HashMap<String, PermissionRec>,
+    pub(crate) permissions: HashMap<String, PermissionRec>,
     /// Charges by id.
-    pub charges: HashMap<String, ChargeRec>,
+    pub(crate) charges: HashMap<String, ChargeRec>,
     /// Refunds by id.
-    pub refunds: HashMap<String, RefundRec>,
+    pub(crate) refunds: HashMap<String, RefundRec>,
     /// Idempotency records by `<env>:<key>`.
-    pub idempotency: HashMap<String, IdempotencyRecord>,
+    pub(crate) idempotency: HashMap<String, IdempotencyRecord>,
     /// Pending timers, earliest first.
-    pub timers: BTreeSet<Timer>,
+    pub(crate) timers: BTreeSet<Timer>,
     /// Buyers created through the control API, by buyer id.
-    pub buyers: BTreeMap<String, Buyer>,
+    pub(crate) buyers: BTreeMap<String, Buyer>,
     /// Every IPN message published, oldest first.
-    pub ipn_published: Vec<IpnMessage>,
+    pub(crate) ipn_published: Vec<IpnMessage>,
     /// Sequence for timers and ids.
-    pub seq: u64,
+    pub(crate) seq: u64,
 }
 
 /// The UTC calendar month key (`YYYY-MM`, `shared::limits::UsageMonth`) of a Unix-ms instant.
-pub fn month_key(ms: i64) -> String {
+pub(crate) fn month_key(ms: i64) -> String {
     use chrono::{TimeZone, Utc};
     match Utc.timestamp_millis_opt(ms).single() {
         Some(t) => UsageMonth::of(t).to_string(),
@@ -319,7 +378,7 @@ pub fn month_key(ms: i64) -> String {
 /// table in `shared::limits`. Amazon documents no limit for some pairs (e.g. EUR in NA);
 /// the sandbox still lets such wallets exist and applies the EU figure for the currency,
 /// which the EU table lists for every supported currency.
-pub fn monthly_limit(region: Region, currency: Currency) -> Price {
+pub(crate) fn monthly_limit(region: Region, currency: Currency) -> Price {
     MonthlyLimit::for_region(region, currency)
         .or_else(|_| MonthlyLimit::for_region(Region::Eu, currency))
         .map(MonthlyLimit::amount)

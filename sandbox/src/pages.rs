@@ -16,12 +16,12 @@ use serde::Deserialize;
 use crate::engine::Core;
 use crate::error::ApiError;
 use crate::model::{MfaOutcome, Preset, SessionRec};
-use crate::server::App;
+use crate::state::App;
 
 type AppState = State<Arc<App>>;
 
 /// Routes of the buyer pages.
-pub fn routes() -> Router<Arc<App>> {
+pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/checkout/{id}", get(checkout_page).post(checkout_post))
         .route("/mfa/{id}", get(mfa_page).post(mfa_post))
@@ -81,7 +81,7 @@ fn preset_options(presets: &[Preset], checked: Preset) -> String {
 }
 
 /// Landing page listing what the sandbox serves.
-pub async fn index(State(app): AppState) -> Response {
+pub(crate) async fn index(State(app): AppState) -> Response {
     let body = format!(
         "<p>This is a local Amazon Pay API v2 simulator.</p>\n<ul>\n\
 <li>API: <code>{b}/v2/…</code> (also <code>/sandbox/v2/…</code> and <code>/live/v2/…</code>)</li>\n\
@@ -133,6 +133,10 @@ enum Refusal {
     Gone(SessionPage, String),
     /// The form token does not match: 403.
     Forbidden,
+    /// The form names no known action: 400.
+    UnknownAction,
+    /// The engine refused the action: 409 with its message.
+    Failed(&'static str, ApiError),
 }
 
 impl IntoResponse for Refusal {
@@ -148,6 +152,16 @@ impl IntoResponse for Refusal {
                 StatusCode::FORBIDDEN,
                 "Form expired",
                 "<p>This form is no longer valid. Go back and reload the page.</p>",
+            ),
+            Refusal::UnknownAction => html(
+                StatusCode::BAD_REQUEST,
+                "Unknown action",
+                "<p>Unknown action.</p>",
+            ),
+            Refusal::Failed(title, e) => html(
+                StatusCode::CONFLICT,
+                title,
+                &format!("<p>{}</p>", text(&e.message)),
             ),
         }
     }
@@ -183,23 +197,11 @@ fn check_token(expected: &str, got: &str) -> Result<(), Refusal> {
     }
 }
 
-fn unknown_action() -> Response {
-    html(
-        StatusCode::BAD_REQUEST,
-        "Unknown action",
-        "<p>Unknown action.</p>",
-    )
-}
-
 /// 303 to `target` on success, otherwise an explanation page.
-fn outcome(result: Result<String, ApiError>, failure_title: &str) -> Response {
+fn outcome(result: Result<String, ApiError>, failure_title: &'static str) -> Response {
     match result {
         Ok(target) => redirect(&target),
-        Err(e) => html(
-            StatusCode::CONFLICT,
-            failure_title,
-            &format!("<p>{}</p>", text(&e.message)),
-        ),
+        Err(e) => Refusal::Failed(failure_title, e).into_response(),
     }
 }
 
@@ -279,30 +281,26 @@ async fn checkout_post(
     Path(id): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    app.tick();
-    let result = {
-        let mut core = app.core.lock();
-        let now = chrono::Utc::now().timestamp_millis() + core.state.clock_offset_ms;
-        let cancel_url = match open_session(&core, &id, SessionPage::Consent)
-            .and_then(|s| check_token(&s.form_token, &f.token).map(|()| s))
-        {
-            Ok(s) => s
-                .object
-                .web_checkout_details
-                .as_ref()
-                .and_then(|w| w.checkout_cancel_url.clone()),
-            Err(refusal) => return refusal.into_response(),
-        };
-        match f.action.as_str() {
-            "consent" => core.buyer_choose(&id, chosen_preset(f.preset.as_deref())),
+    let result = app.act(|core, now| -> Result<_, Refusal> {
+        let s = open_session(core, &id, SessionPage::Consent)?;
+        check_token(&s.form_token, &f.token)?;
+        let cancel_url = s
+            .object
+            .web_checkout_details
+            .as_ref()
+            .and_then(|w| w.checkout_cancel_url.clone());
+        Ok(match f.action.as_str() {
+            "consent" => core.buyer_choose(&id, chosen_preset(f.preset.as_deref()), &app.base_url),
             "cancel" => core
                 .buyer_cancel_session(&id, now)
                 .map(|t| cancel_url.unwrap_or(t)),
-            _ => return unknown_action(),
-        }
-    };
-    app.mark_dirty();
-    outcome(result, "Checkout no longer available")
+            _ => return Err(Refusal::UnknownAction),
+        })
+    });
+    match result {
+        Ok(r) => outcome(r, "Checkout no longer available"),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 // ------------------------------------------------------------------ MFA challenge
@@ -347,24 +345,21 @@ async fn mfa_post(
     Path(id): Path<String>,
     Form(f): Form<MfaForm>,
 ) -> Response {
-    app.tick();
     let mfa_outcome = match f.outcome.as_str() {
         "approved" => MfaOutcome::Approved,
         "failed" => MfaOutcome::Failed,
         "abandoned" => MfaOutcome::Abandoned,
-        _ => return unknown_action(),
+        _ => return Refusal::UnknownAction.into_response(),
     };
-    let result = {
-        let mut core = app.core.lock();
-        if let Err(refusal) = open_session(&core, &id, SessionPage::Mfa)
-            .and_then(|s| check_token(&s.form_token, &f.token))
-        {
-            return refusal.into_response();
-        }
-        core.buyer_mfa(&id, mfa_outcome)
-    };
-    app.mark_dirty();
-    outcome(result, "Authentication no longer available")
+    let result = app.act(|core, _| -> Result<_, Refusal> {
+        let s = open_session(core, &id, SessionPage::Mfa)?;
+        check_token(&s.form_token, &f.token)?;
+        Ok(core.buyer_mfa(&id, mfa_outcome))
+    });
+    match result {
+        Ok(r) => outcome(r, "Authentication no longer available"),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 // ------------------------------------------------------------------ buyer account: update / close
@@ -382,7 +377,7 @@ async fn account_page(
     app.tick();
     let core = app.core.lock();
     let Some(p) = core.state.permissions.get(&id) else {
-        return not_found("This Saved Wallet");
+        return Refusal::NotFound("This Saved Wallet").into_response();
     };
     let state = p.object.status_details.state.clone();
     let reasons: Vec<String> = p
@@ -448,29 +443,26 @@ async fn account_post(
     Path(id): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    app.tick();
-    let (result, outbox) = {
-        let mut core = app.core.lock();
-        let now = chrono::Utc::now().timestamp_millis() + core.state.clock_offset_ms;
-        let Some(p) = core.state.permissions.get(&id) else {
-            return not_found("This Saved Wallet");
-        };
-        if let Err(refusal) = check_token(&p.form_token, &f.token) {
-            return refusal.into_response();
-        }
-        let r = match f.action.as_str() {
+    let result = app.act(|core, now| -> Result<_, Refusal> {
+        let p = core
+            .state
+            .permissions
+            .get(&id)
+            .ok_or(Refusal::NotFound("This Saved Wallet"))?;
+        check_token(&p.form_token, &f.token)?;
+        Ok(match f.action.as_str() {
             "update" => core
                 .buyer_update_payment_method(&id, chosen_preset(f.preset.as_deref()), now)
                 .map(|_| "updated"),
             "close" => core.buyer_close(&id, now).map(|_| "closed"),
-            _ => return unknown_action(),
-        };
-        (r, std::mem::take(&mut core.outbox))
-    };
-    app.publish(outbox);
-    app.mark_dirty();
-    outcome(
-        result.map(|done| format!("/jr/your-account/ba/{id}?done={done}")),
-        "Could not change the Saved Wallet",
-    )
+            _ => return Err(Refusal::UnknownAction),
+        })
+    });
+    match result {
+        Ok(r) => outcome(
+            r.map(|done| format!("/jr/your-account/ba/{id}?done={done}")),
+            "Could not change the Saved Wallet",
+        ),
+        Err(refusal) => refusal.into_response(),
+    }
 }

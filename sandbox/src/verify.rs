@@ -39,7 +39,7 @@ struct KeyVerifiers {
 
 /// Registered public keys (parsed, cached) by public key id.
 #[derive(Default)]
-pub struct KeyRing {
+pub(crate) struct KeyRing {
     keys: RwLock<HashMap<String, Arc<KeyVerifiers>>>,
 }
 
@@ -52,7 +52,7 @@ impl std::fmt::Debug for KeyRing {
 }
 
 /// Checks a public key id's shape (what Amazon issues: letters, digits, `-`, `_`).
-pub fn valid_key_id(id: &str) -> bool {
+pub(crate) fn valid_key_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id
@@ -62,7 +62,7 @@ pub fn valid_key_id(id: &str) -> bool {
 
 impl KeyRing {
     /// Parses and registers (or replaces) a key.
-    pub fn insert(&self, id: &str, pem: &str) -> Result<(), KeyError> {
+    pub(crate) fn insert(&self, id: &str, pem: &str) -> Result<(), KeyError> {
         if !valid_key_id(id) {
             return Err(KeyError::InvalidId(id.chars().take(64).collect()));
         }
@@ -77,12 +77,12 @@ impl KeyRing {
     }
 
     /// Removes a key; true if it existed.
-    pub fn remove(&self, id: &str) -> bool {
+    pub(crate) fn remove(&self, id: &str) -> bool {
         self.keys.write().remove(id).is_some()
     }
 
     /// Registered key ids.
-    pub fn ids(&self) -> Vec<String> {
+    pub(crate) fn ids(&self) -> Vec<String> {
         let mut v: Vec<String> = self.keys.read().keys().cloned().collect();
         v.sort();
         v
@@ -95,24 +95,20 @@ impl KeyRing {
 
 /// A successfully verified request.
 #[derive(Debug, Clone)]
-pub struct Verified {
-    /// The key that signed it.
-    pub public_key_id: String,
+pub(crate) struct Verified {
     /// How the key id selects the environment.
-    pub key_env: KeyEnvironment,
-    /// Lower-case names that were signed.
-    pub signed_headers: Vec<String>,
+    pub(crate) key_env: KeyEnvironment,
 }
 
 /// Verification settings.
 #[derive(Debug, Clone)]
-pub struct VerifyOptions<'a> {
+pub(crate) struct VerifyOptions<'a> {
     /// Allowed skew between `x-amz-pay-date` and `now_unix`, seconds.
-    pub max_skew_secs: i64,
+    pub(crate) max_skew_secs: i64,
     /// Wall-clock now (the client signs with real time, not the simulated clock).
-    pub now_unix: i64,
+    pub(crate) now_unix: i64,
     /// Header names that must be signed.
-    pub required_signed: &'a [String],
+    pub(crate) required_signed: &'a [String],
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -120,7 +116,7 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// Verifies a received request exactly as SPEC §2.6 describes.
-pub fn verify(
+pub(crate) fn verify(
     keys: &KeyRing,
     method: &str,
     raw_path: &str,
@@ -225,7 +221,5 @@ pub fn verify(
     })?;
     Ok(Verified {
         key_env: KeyEnvironment::of(&auth.public_key_id),
-        public_key_id: auth.public_key_id,
-        signed_headers: auth.signed_headers,
     })
 }

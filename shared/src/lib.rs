@@ -11,4 +11,5 @@ pub mod limits;
 pub mod money;
 pub mod region;
 pub mod signing;
+pub mod sns;
 pub mod timestamp;

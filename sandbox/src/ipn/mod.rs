@@ -14,13 +14,14 @@
 //! ```
 
 mod cert;
-mod envelope;
+mod dispatch;
 mod routes;
 mod sender;
 
 pub use cert::SNS_CERT_COMMON_NAME;
-pub use envelope::{SignatureVersion, SnsEnvelope, SnsMessageType};
-pub use sender::{DeliveryRecord, DeliveryStatus, IpnSender, IpnState, Subscription};
+pub use dispatch::{DeliveryRecord, DeliveryStatus};
+pub use savedwallet_shared::sns::{SignatureVersion, SnsEnvelope, SnsMessageType};
+pub use sender::{IpnSender, IpnState, SnsSubscription};
 
 use std::time::Duration;
 use url::Url;
@@ -107,6 +108,45 @@ impl RetryPolicy {
     }
 }
 
+/// Duplicate and out-of-order delivery, switchable while the sender runs
+/// ([`IpnSender::set_delivery_faults`], `PUT /_sandbox/ipn-delivery`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeliveryFaults {
+    /// Probability (0..=1) that a notification is delivered twice to an endpoint.
+    pub duplicate_rate: f64,
+    /// Probability (0..=1) that a notification is held back and sent after the next one.
+    pub reorder_rate: f64,
+    /// Longest time a held-back notification waits for a successor before it is sent anyway.
+    pub reorder_max_hold: Duration,
+}
+
+impl Default for DeliveryFaults {
+    fn default() -> Self {
+        DeliveryFaults {
+            duplicate_rate: 0.0,
+            reorder_rate: 0.0,
+            reorder_max_hold: Duration::from_secs(2),
+        }
+    }
+}
+
+impl DeliveryFaults {
+    /// Checks the rates are probabilities.
+    pub fn validate(&self) -> Result<(), IpnError> {
+        for (name, rate) in [
+            ("duplicate_rate", self.duplicate_rate),
+            ("reorder_rate", self.reorder_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(IpnError::InvalidConfig(format!(
+                    "{name} must be within 0..=1"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Configuration of the IPN sender.
 #[derive(Debug, Clone)]
 pub struct IpnConfig {
@@ -115,7 +155,7 @@ pub struct IpnConfig {
     pub public_base_url: Url,
     /// `TopicArn` of every envelope.
     pub topic_arn: String,
-    /// `SignatureVersion` of every envelope.
+    /// `SignatureVersion` of subscriptions registered without one (default 1).
     pub signature_version: SignatureVersion,
     /// Retries.
     pub retry: RetryPolicy,
@@ -130,18 +170,28 @@ pub struct IpnConfig {
 }
 
 impl IpnConfig {
-    /// Defaults: topic [`DEFAULT_TOPIC_ARN`], signature version 2, SNS default retries,
-    /// no duplicates, no reordering.
+    /// Defaults: topic [`DEFAULT_TOPIC_ARN`], signature version 1 (what SPEC §16 says
+    /// Amazon Pay's topics send), SNS default retries, no duplicates, no reordering.
     pub fn new(public_base_url: Url) -> Self {
+        let faults = DeliveryFaults::default();
         IpnConfig {
             public_base_url,
             topic_arn: DEFAULT_TOPIC_ARN.to_string(),
-            signature_version: SignatureVersion::V2,
+            signature_version: SignatureVersion::V1,
             retry: RetryPolicy::default(),
-            duplicate_rate: 0.0,
-            reorder_rate: 0.0,
-            reorder_max_hold: Duration::from_secs(2),
+            duplicate_rate: faults.duplicate_rate,
+            reorder_rate: faults.reorder_rate,
+            reorder_max_hold: faults.reorder_max_hold,
             seed: None,
+        }
+    }
+
+    /// The delivery faults the sender starts with.
+    pub fn delivery_faults(&self) -> DeliveryFaults {
+        DeliveryFaults {
+            duplicate_rate: self.duplicate_rate,
+            reorder_rate: self.reorder_rate,
+            reorder_max_hold: self.reorder_max_hold,
         }
     }
 
@@ -155,16 +205,7 @@ impl IpnConfig {
         if self.topic_arn.is_empty() {
             return bad("topic_arn is empty");
         }
-        for (name, rate) in [
-            ("duplicate_rate", self.duplicate_rate),
-            ("reorder_rate", self.reorder_rate),
-        ] {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(IpnError::InvalidConfig(format!(
-                    "{name} must be within 0..=1"
-                )));
-            }
-        }
+        self.delivery_faults().validate()?;
         if self.retry.max_attempts == 0 {
             return bad("retry.max_attempts must be at least 1");
         }
@@ -211,5 +252,13 @@ mod tests {
         assert!(c.validate().is_err());
         let c = IpnConfig::new(Url::parse("mailto:a@b").unwrap());
         assert!(c.validate().is_err());
+        assert_eq!(
+            IpnConfig::new(base_url()).signature_version,
+            SignatureVersion::V1
+        );
+    }
+
+    fn base_url() -> Url {
+        Url::parse("http://127.0.0.1:1").unwrap()
     }
 }

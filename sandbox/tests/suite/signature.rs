@@ -1,9 +1,7 @@
 //! Signature verification over HTTP: the Node-SDK vectors verify as recorded, and every
 //! tampering is rejected before anything is applied.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use serde_json::{json, Value};
 
 async fn wallet(sb: &savedwallet_sandbox::SandboxHandle) -> String {
@@ -13,7 +11,7 @@ async fn wallet(sb: &savedwallet_sandbox::SandboxHandle) -> String {
 
 fn charge_body(cp: &str) -> String {
     format!(
-        r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"14.99","currencyCode":"EUR"}}}}"#
+        r#"{{"chargePermissionId":"{cp}","chargeAmount":{{"amount":"14.99","currencyCode":"EUR"}},"chargeInitiator":"MITU"}}"#
     )
 }
 

@@ -1,40 +1,41 @@
-//! The sandbox's IPN sender over real loopback HTTP, checked by an independent SNS verifier
-//! (x509-parser + rsa) written here from SPEC §12.3.
+//! The sandbox's IPN sender over real loopback HTTP, checked by the independent SNS
+//! verifier of `helpers::sns` (x509-parser + rsa, written from SPEC §12.3): signing and
+//! subscriptions here, delivery behaviour in `delivery`.
 
+mod delivery;
+
+use crate::helpers::verify_envelope;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use base64::Engine;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::Pkcs1v15Sign;
 use savedwallet_sandbox::ipn::{
-    DeliveryStatus, IpnConfig, IpnSender, IpnState, SignatureVersion, SnsMessageType,
+    DeliveryStatus, IpnConfig, IpnError, IpnSender, IpnState, SignatureVersion, SnsMessageType,
 };
 use savedwallet_shared::api::{IpnMessage, IpnNotificationType, IpnObjectType};
 use serde_json::Value;
-use sha2::Digest;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 use url::Url;
 
-const WAIT: Duration = Duration::from_secs(20);
+pub(super) const WAIT: Duration = Duration::from_secs(20);
 
 /// One request the fake merchant endpoint received.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Received {
+    pub(super) headers: HeaderMap,
+    pub(super) body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 }
@@ -46,14 +47,21 @@ struct Receiver {
     script: Arc<Mutex<VecDeque<u16>>>,
 }
 
+/// In a script: never answer (the sender's request timeout decides).
+pub(super) const HANG: u16 = 0;
+
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
     r.tx.send(Received { headers, body }).unwrap();
     let code = r.script.lock().unwrap().pop_front().unwrap_or(200);
+    if code == HANG {
+        std::future::pending::<()>().await;
+    }
     StatusCode::from_u16(code).unwrap()
 }
 
-/// Starts a merchant IPN endpoint that records requests and answers `script` then 200s.
-async fn start_receiver(script: &[u16]) -> (Url, mpsc::UnboundedReceiver<Received>) {
+/// Starts a merchant IPN endpoint that records requests and answers `script` (statuses,
+/// or [`HANG`]) then 200s.
+pub(super) async fn start_receiver(script: &[u16]) -> (Url, mpsc::UnboundedReceiver<Received>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let state = Receiver {
         tx,
@@ -67,18 +75,18 @@ async fn start_receiver(script: &[u16]) -> (Url, mpsc::UnboundedReceiver<Receive
 }
 
 /// Binds the sandbox port first so the config can carry its real base URL.
-async fn sandbox_listener() -> (TcpListener, Url) {
+pub(super) async fn sandbox_listener() -> (TcpListener, Url) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     (listener, Url::parse(&format!("http://{addr}")).unwrap())
 }
 
-fn serve(listener: TcpListener, ipn: &IpnSender) {
+pub(super) fn serve(listener: TcpListener, ipn: &IpnSender) {
     let app = ipn.router();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 }
 
-fn test_config(base: Url) -> IpnConfig {
+pub(super) fn test_config(base: Url) -> IpnConfig {
     let mut c = IpnConfig::new(base);
     c.retry.min_delay = Duration::from_millis(5);
     c.retry.max_delay = Duration::from_millis(20);
@@ -88,7 +96,7 @@ fn test_config(base: Url) -> IpnConfig {
     c
 }
 
-async fn start_sandbox(config: impl FnOnce(&mut IpnConfig)) -> (IpnSender, Url) {
+pub(super) async fn start_sandbox(config: impl FnOnce(&mut IpnConfig)) -> (IpnSender, Url) {
     let (listener, base) = sandbox_listener().await;
     let mut c = test_config(base.clone());
     config(&mut c);
@@ -97,18 +105,42 @@ async fn start_sandbox(config: impl FnOnce(&mut IpnConfig)) -> (IpnSender, Url) 
     (ipn, base)
 }
 
-async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+pub(super) async fn next(rx: &mut mpsc::UnboundedReceiver<Received>) -> Received {
     tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("no delivery within the timeout")
         .expect("receiver closed")
 }
 
-fn http() -> reqwest::Client {
+/// A sender (configured by `config`) with one endpoint answering `script` after its
+/// confirmation, which has been received → (sender, sandbox base URL, endpoint requests).
+pub(super) async fn subscribed(
+    script: &[u16],
+    config: impl FnOnce(&mut IpnConfig),
+) -> (IpnSender, Url, mpsc::UnboundedReceiver<Received>) {
+    let mut full = vec![200];
+    full.extend_from_slice(script);
+    let (receiver, mut rx) = start_receiver(&full).await;
+    let (ipn, base) = start_sandbox(config).await;
+    ipn.register_endpoint(receiver).await.unwrap();
+    next(&mut rx).await;
+    (ipn, base, rx)
+}
+
+/// The next `n` requests the endpoint receives.
+pub(super) async fn next_n(rx: &mut mpsc::UnboundedReceiver<Received>, n: usize) -> Vec<Received> {
+    let mut got = Vec::with_capacity(n);
+    for _ in 0..n {
+        got.push(next(rx).await);
+    }
+    got
+}
+
+pub(super) fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-fn message(n: u32) -> IpnMessage {
+pub(super) fn message(n: u32) -> IpnMessage {
     IpnMessage {
         merchant_id: "A1B2C3D4E5F6G7".into(),
         object_type: IpnObjectType::Charge,
@@ -120,92 +152,7 @@ fn message(n: u32) -> IpnMessage {
     }
 }
 
-/// Independent SNS verification (SPEC §12.3), except that the certificate URL is only
-/// required to live below the sandbox's base URL (the https/`sns.*.amazonaws.com` rule
-/// cannot hold for a loopback sandbox).
-async fn verify(base: &Url, envelope: &Value) -> Result<(), String> {
-    let field = |k: &str| envelope.get(k).and_then(Value::as_str);
-    let cert_url = field("SigningCertURL").ok_or("no SigningCertURL")?;
-    let parsed = Url::parse(cert_url).map_err(|e| e.to_string())?;
-    if parsed.origin() != base.origin() || !parsed.path().ends_with(".pem") {
-        return Err(format!("certificate URL {cert_url} is not the sandbox's"));
-    }
-    if !parsed
-        .path()
-        .starts_with("/_sandbox/sns/SimpleNotificationService-")
-    {
-        return Err("unexpected certificate path".into());
-    }
-    let pem = http()
-        .get(cert_url)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .error_for_status()
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
-    let cert = pem.parse_x509().map_err(|e| e.to_string())?;
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .ok_or("certificate has no CN")?;
-    if cn != "sns.amazonaws.com" {
-        return Err(format!("certificate CN is {cn}"));
-    }
-    let key =
-        rsa::PublicKey::from_public_key_der(cert.public_key().raw).map_err(|e| e.to_string())?;
-
-    let keys: &[&str] = match field("Type") {
-        Some("Notification") => &[
-            "Message",
-            "MessageId",
-            "Subject",
-            "Timestamp",
-            "TopicArn",
-            "Type",
-        ],
-        Some("SubscriptionConfirmation") | Some("UnsubscribeConfirmation") => &[
-            "Message",
-            "MessageId",
-            "SubscribeURL",
-            "Timestamp",
-            "Token",
-            "TopicArn",
-            "Type",
-        ],
-        other => return Err(format!("unknown Type {other:?}")),
-    };
-    let mut to_sign = String::new();
-    for k in keys {
-        if let Some(v) = field(k) {
-            to_sign.push_str(&format!("{k}\n{v}\n"));
-        }
-    }
-    let signature = base64::engine::general_purpose::STANDARD
-        .decode(field("Signature").ok_or("no Signature")?)
-        .map_err(|e| e.to_string())?;
-    let verified = match field("SignatureVersion") {
-        Some("1") => key.verify(
-            Pkcs1v15Sign::new::<sha1::Sha1>(),
-            &sha1::Sha1::digest(to_sign.as_bytes()),
-            &signature,
-        ),
-        Some("2") => key.verify(
-            Pkcs1v15Sign::new::<sha2::Sha256>(),
-            &sha2::Sha256::digest(to_sign.as_bytes()),
-            &signature,
-        ),
-        other => return Err(format!("unsupported SignatureVersion {other:?}")),
-    };
-    verified.map_err(|e| format!("bad signature: {e}"))
-}
-
-fn assert_sns_headers(r: &Received, kind: &str) {
+pub(super) fn assert_sns_headers(r: &Received, kind: &str) {
     let body = r.json();
     assert_eq!(r.header("x-amz-sns-message-type"), Some(kind));
     assert_eq!(r.header("x-amz-sns-message-id"), body["MessageId"].as_str());
@@ -236,7 +183,7 @@ async fn full_flow(version: SignatureVersion) {
     assert_eq!(body["SignatureVersion"], version.as_str());
     assert_eq!(body["Token"], sub.token.as_str());
     assert!(body["Message"].as_str().unwrap().contains('\n'));
-    verify(&base, &body).await.unwrap();
+    verify_envelope(&base, &body).await.unwrap();
 
     // Visiting SubscribeURL confirms it.
     assert!(!ipn.subscriptions()[0].confirmed);
@@ -266,7 +213,7 @@ async fn full_flow(version: SignatureVersion) {
             .as_str()
             .unwrap()
             .starts_with(base.as_str()));
-        verify(&base, &body).await.unwrap();
+        verify_envelope(&base, &body).await.unwrap();
         let inner: IpnMessage = serde_json::from_str(body["Message"].as_str().unwrap()).unwrap();
         assert_eq!(inner, message(n));
 
@@ -278,7 +225,9 @@ async fn full_flow(version: SignatureVersion) {
                 .unwrap()
                 .replace("STATE_CHANGE", "ATTRIBUTE_CHANGE"),
         );
-        assert!(verify(&base, &tampered).await.is_err());
+        assert!(verify_envelope(&base, &tampered)
+            .await
+            .is_err_and(|e| e.starts_with("bad signature")));
         let mut other_version = body.clone();
         other_version["SignatureVersion"] = Value::String(
             if version == SignatureVersion::V1 {
@@ -288,7 +237,9 @@ async fn full_flow(version: SignatureVersion) {
             }
             .into(),
         );
-        assert!(verify(&base, &other_version).await.is_err());
+        assert!(verify_envelope(&base, &other_version)
+            .await
+            .is_err_and(|e| e.starts_with("bad signature")));
     }
 
     ipn.idle().await;
@@ -318,163 +269,9 @@ async fn signature_version_1_flow_verifies() {
     full_flow(SignatureVersion::V1).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_are_retried_with_the_same_message_id() {
-    // The confirmation takes the first 200; then the notification gets 500, 500, 200.
-    let (receiver, mut rx) = start_receiver(&[200, 500, 500]).await;
-    let (ipn, base) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
-    let id = ipn.publish(message(1)).unwrap();
-    let attempts: Vec<Received> = vec![
-        next(&mut rx).await,
-        next(&mut rx).await,
-        next(&mut rx).await,
-    ];
-    ipn.idle().await;
-    for a in &attempts {
-        assert_eq!(a.json()["MessageId"], id.as_str());
-        assert_eq!(a.body, attempts[0].body, "retries resend the same envelope");
-    }
-    verify(&base, &attempts[2].json()).await.unwrap();
-    let record = ipn.deliveries().pop().unwrap();
-    assert_eq!(record.message_id, id);
-    assert_eq!(record.attempts, 3);
-    assert_eq!(
-        record.status,
-        DeliveryStatus::Delivered { http_status: 200 }
-    );
-    assert!(rx.try_recv().is_err(), "no attempt after success");
-}
-
-#[tokio::test]
-async fn client_errors_are_not_retried() {
-    let (receiver, mut rx) = start_receiver(&[200, 400]).await;
-    let (ipn, _) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
-    ipn.publish(message(1)).unwrap();
-    next(&mut rx).await;
-    ipn.idle().await;
-    assert!(rx.try_recv().is_err(), "a 4xx must not be retried");
-    let record = ipn.deliveries().pop().unwrap();
-    assert_eq!(record.attempts, 1);
-    assert_eq!(record.status, DeliveryStatus::Rejected { http_status: 400 });
-}
-
-#[tokio::test]
-async fn delivery_gives_up_after_max_attempts() {
-    let (receiver, mut rx) = start_receiver(&[200, 503, 503, 503, 503]).await;
-    let (ipn, _) = start_sandbox(|c| c.retry.max_attempts = 3).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
-    ipn.publish(message(1)).unwrap();
-    ipn.idle().await;
-    let mut got = 0;
-    while rx.try_recv().is_ok() {
-        got += 1;
-    }
-    assert_eq!(got, 3);
-    let record = ipn.deliveries().pop().unwrap();
-    assert_eq!(record.attempts, 3);
-    assert_eq!(
-        record.status,
-        DeliveryStatus::Failed {
-            last_error: "HTTP 503".into()
-        }
-    );
-}
-
-#[tokio::test]
-async fn unreachable_endpoint_is_retried_then_failed() {
-    // A port that was bound and released: connections are refused.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        Url::parse(&format!("http://{}/ipn", l.local_addr().unwrap())).unwrap()
-    };
-    let (ipn, _) = start_sandbox(|c| c.retry.max_attempts = 2).await;
-    ipn.register_endpoint(dead).await.unwrap();
-    ipn.idle().await;
-    let record = ipn.deliveries().pop().unwrap();
-    assert_eq!(record.attempts, 2);
-    assert!(matches!(record.status, DeliveryStatus::Failed { .. }));
-}
-
-/// Publishes `count` messages to a fresh receiver and returns, per received request,
-/// (MessageId, NotificationId of the inner message).
-async fn received_after_publishing(
-    count: u32,
-    config: impl FnOnce(&mut IpnConfig),
-) -> (IpnSender, Vec<(String, String)>, Vec<String>) {
-    let (receiver, mut rx) = start_receiver(&[]).await;
-    let (ipn, _) = start_sandbox(config).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
-    let ids: Vec<String> = (1..=count)
-        .map(|n| ipn.publish(message(n)).unwrap())
-        .collect();
-    ipn.idle().await;
-    let mut got = Vec::new();
-    while let Ok(r) = rx.try_recv() {
-        let body = r.json();
-        let inner: IpnMessage = serde_json::from_str(body["Message"].as_str().unwrap()).unwrap();
-        got.push((
-            body["MessageId"].as_str().unwrap().to_string(),
-            inner.notification_id,
-        ));
-    }
-    (ipn, got, ids)
-}
-
-#[tokio::test]
-async fn duplicate_rate_one_delivers_everything_twice() {
-    let (ipn, got, ids) = received_after_publishing(3, |c| c.duplicate_rate = 1.0).await;
-    let got_ids: Vec<&str> = got.iter().map(|(m, _)| m.as_str()).collect();
-    let expected: Vec<&str> = ids.iter().flat_map(|i| [i.as_str(), i.as_str()]).collect();
-    assert_eq!(got_ids, expected);
-    let records = ipn.deliveries();
-    assert_eq!(records.iter().filter(|r| r.duplicate).count(), 3);
-}
-
-// Multi-threaded on purpose: determinism must not depend on task scheduling.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicates_are_deterministic_for_a_seed() {
-    let pattern = |got: &[(String, String)]| -> Vec<String> {
-        got.iter().map(|(_, nid)| nid.clone()).collect()
-    };
-    let config = |c: &mut IpnConfig| {
-        c.duplicate_rate = 0.5;
-        c.seed = Some(7);
-    };
-    let (_, first, _) = received_after_publishing(12, config).await;
-    let (_, second, _) = received_after_publishing(12, config).await;
-    assert_eq!(pattern(&first), pattern(&second));
-    // Some, but not all, were duplicated.
-    assert!(first.len() > 12 && first.len() < 24, "{}", first.len());
-}
-
-// Multi-threaded on purpose: determinism must not depend on task scheduling.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reorder_swaps_each_held_message_with_its_successor() {
-    let (_, got, _) = received_after_publishing(5, |c| c.reorder_rate = 1.0).await;
-    let order: Vec<&str> = got.iter().map(|(_, n)| n.as_str()).collect();
-    // 1 held until 2 is sent, 3 held until 4, 5 released when the queue goes idle.
-    assert_eq!(order, vec!["nid-2", "nid-1", "nid-4", "nid-3", "nid-5"]);
-}
-
-#[tokio::test]
-async fn without_reorder_order_is_kept() {
-    let (_, got, _) = received_after_publishing(5, |_| {}).await;
-    let order: Vec<&str> = got.iter().map(|(_, n)| n.as_str()).collect();
-    assert_eq!(order, vec!["nid-1", "nid-2", "nid-3", "nid-4", "nid-5"]);
-}
-
 #[tokio::test]
 async fn unsubscribe_url_removes_the_endpoint() {
-    let (receiver, mut rx) = start_receiver(&[]).await;
-    let (ipn, base) = start_sandbox(|_| {}).await;
-    ipn.register_endpoint(receiver).await.unwrap();
-    next(&mut rx).await;
+    let (ipn, base, mut rx) = subscribed(&[], |_| {}).await;
     ipn.publish(message(1)).unwrap();
     let body = next(&mut rx).await.json();
     let resp = http()
@@ -485,11 +282,14 @@ async fn unsubscribe_url_removes_the_endpoint() {
     assert_eq!(resp.status(), 200);
     let bye = next(&mut rx).await;
     assert_sns_headers(&bye, "UnsubscribeConfirmation");
-    verify(&base, &bye.json()).await.unwrap();
+    verify_envelope(&base, &bye.json()).await.unwrap();
     assert!(ipn.subscriptions().is_empty());
     ipn.publish(message(2)).unwrap();
     ipn.idle().await;
-    assert!(rx.try_recv().is_err(), "no delivery after unsubscribing");
+    assert!(
+        matches!(rx.try_recv(), Err(TryRecvError::Empty)),
+        "no delivery after unsubscribing"
+    );
 }
 
 #[tokio::test]
@@ -508,7 +308,7 @@ async fn envelope_for_builds_a_verifiable_envelope() {
     let e = ipn.envelope_for(&message(9), "arn:sub").unwrap();
     assert_eq!(e.message_type, SnsMessageType::Notification);
     let v = serde_json::to_value(&e).unwrap();
-    verify(&base, &v).await.unwrap();
+    verify_envelope(&base, &v).await.unwrap();
     assert!(ipn.deliveries().is_empty(), "building does not send");
 }
 
@@ -549,7 +349,7 @@ async fn snapshot_and_restore_keep_the_certificate_and_subscriptions() {
     restored.publish(message(1)).unwrap();
     let body = next(&mut rx).await.json();
     assert_eq!(body["SigningCertURL"], first_url.as_str());
-    verify(&base, &body).await.unwrap();
+    verify_envelope(&base, &body).await.unwrap();
 
     // A fresh sender has a different certificate.
     let fresh = IpnSender::new(test_config(base)).unwrap();
@@ -563,13 +363,16 @@ async fn invalid_inputs_are_rejected() {
     let err = ipn
         .register_endpoint(Url::parse("ftp://127.0.0.1/x").unwrap())
         .await;
-    assert!(err.is_err());
+    assert!(matches!(err, Err(IpnError::InvalidEndpoint(_))), "{err:?}");
     let bad = IpnState {
         certificate_pem: "x".into(),
         private_key_pem: "y".into(),
         subscriptions: vec![],
     };
-    assert!(IpnSender::restore(ipn.config().clone(), bad).is_err());
+    assert!(matches!(
+        IpnSender::restore(ipn.config().clone(), bad),
+        Err(IpnError::InvalidState(_))
+    ));
 }
 
 #[tokio::test]
@@ -605,9 +408,55 @@ async fn every_endpoint_gets_its_own_signed_copy_confirmed_or_not() {
             .as_str()
             .unwrap()
             .contains(&sub.subscription_arn.replace(':', "%3A")));
-        verify(&base, &body).await.unwrap();
+        verify_envelope(&base, &body).await.unwrap();
     }
     ipn.idle().await;
     let subs = ipn.subscriptions();
     assert!(subs[0].confirmed && !subs[1].confirmed);
+}
+
+#[tokio::test]
+async fn each_subscription_signs_with_its_own_version() {
+    let (a, mut rx_a) = start_receiver(&[]).await;
+    let (b, mut rx_b) = start_receiver(&[]).await;
+    let (ipn, base) = start_sandbox(|_| {}).await;
+    assert_eq!(ipn.config().signature_version, SignatureVersion::V1);
+    let sub_a = ipn.register_endpoint(a.clone()).await.unwrap();
+    let sub_b = ipn
+        .register_endpoint_with(b, SignatureVersion::V2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (sub_a.signature_version, sub_b.signature_version),
+        (SignatureVersion::V1, SignatureVersion::V2)
+    );
+    for (rx, want) in [(&mut rx_a, "1"), (&mut rx_b, "2")] {
+        let confirmation = next(rx).await.json();
+        assert_eq!(confirmation["SignatureVersion"], want);
+        verify_envelope(&base, &confirmation).await.unwrap();
+    }
+    ipn.publish(message(1)).unwrap();
+    for (rx, want) in [(&mut rx_a, "1"), (&mut rx_b, "2")] {
+        let body = next(rx).await.json();
+        assert_eq!(body["SignatureVersion"], want);
+        verify_envelope(&base, &body).await.unwrap();
+    }
+    // Registering again with the other version switches the subscription.
+    let again = ipn
+        .register_endpoint_with(a, SignatureVersion::V2)
+        .await
+        .unwrap();
+    assert_eq!(again.subscription_arn, sub_a.subscription_arn);
+    next(&mut rx_a).await; // the still-unconfirmed subscription's confirmation again
+    ipn.publish(message(2)).unwrap();
+    let body = next(&mut rx_a).await.json();
+    assert_eq!(body["SignatureVersion"], "2");
+    verify_envelope(&base, &body).await.unwrap();
+    ipn.idle().await;
+    let versions: Vec<SignatureVersion> = ipn
+        .deliveries()
+        .iter()
+        .map(|d| d.signature_version)
+        .collect();
+    assert_eq!(versions.last(), Some(&SignatureVersion::V2));
 }

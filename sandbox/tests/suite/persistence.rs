@@ -1,25 +1,34 @@
 //! `--state FILE`: objects, keys, idempotency keys, the clock offset and timers survive a
 //! restart.
 
-mod common;
-
-use common::*;
+use crate::helpers::*;
 use savedwallet_shared::api::*;
 use savedwallet_shared::money::{Currency, Price};
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn state_file_round_trip() {
+/// A fresh directory below the target dir (removed by the test when it passes).
+fn temp_dir(prefix: &str) -> std::path::PathBuf {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sandbox-persist-{}", uuid::Uuid::new_v4().simple()));
+        .join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let file = dir.join("state.json");
+    dir
+}
 
-    let sb = builder()
-        .state_file(&file)
+/// A sandbox from [`builder`] persisting to `file`.
+async fn with_state_file(file: &std::path::Path) -> savedwallet_sandbox::SandboxHandle {
+    builder()
+        .state_file(file)
         .spawn("127.0.0.1:0".parse().expect("addr"))
         .await
-        .expect("first start");
+        .expect("start")
+}
+
+#[tokio::test]
+async fn state_file_round_trip() {
+    let dir = temp_dir("sandbox-persist");
+    let file = dir.join("state.json");
+
+    let sb = with_state_file(&file).await;
     // A key registered through the control API (not by the builder) must persist too.
     let resp = reqwest::Client::new()
         .post(format!("{}/keys", sb.control_url()))
@@ -40,7 +49,8 @@ async fn state_file_round_trip() {
     .await;
     let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
     let k = key();
-    let req = CreateChargeRequest::new(&cp, Price::from_minor(1234, Currency::EUR));
+    let mut req = CreateChargeRequest::new(&cp, Price::from_minor(1234, Currency::EUR));
+    req.charge_initiator = Some(ChargeInitiator::Mitr);
     assert_eq!(
         api_err(c.create_charge(&req, &k).await),
         (422, "SoftDeclined".into())
@@ -111,9 +121,7 @@ async fn state_file_round_trip() {
 
 #[tokio::test]
 async fn serves_https_with_the_given_certificate() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("sandbox-tls-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = temp_dir("sandbox-tls");
     let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
     let cert_pem = ck.cert.pem();
     std::fs::write(dir.join("cert.pem"), &cert_pem).expect("write");
@@ -137,5 +145,49 @@ async fn serves_https_with_the_given_certificate() {
         .await
         .expect("text");
     assert!(text.contains("Control API"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The charge permission ids in a state file.
+fn saved_permissions(file: &std::path::Path) -> Vec<String> {
+    let snap: Value = serde_json::from_str(&std::fs::read_to_string(file).expect("state file"))
+        .expect("valid JSON");
+    let mut ids: Vec<String> = snap["state"]["permissions"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn changes_are_saved_while_running_and_flush_writes_at_once() {
+    let dir = temp_dir("sandbox-saved");
+    let file = dir.join("state.json");
+    let sb = with_state_file(&file).await;
+    // A change is written by the background writer, without flush or shutdown.
+    let cp = control_wallet(&sb, json!({"region": "eu"})).await;
+    let cp = cp["chargePermissionId"].as_str().expect("id").to_string();
+    tokio::time::timeout(std::time::Duration::from_secs(10), sb.persisted())
+        .await
+        .expect("written within 10 s");
+    assert_eq!(saved_permissions(&file), std::slice::from_ref(&cp));
+    // POST /_sandbox/flush writes now: the file comes back although nothing changed since.
+    std::fs::remove_file(&file).expect("remove");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/flush", sb.control_url()))
+        .send()
+        .await
+        .expect("flush");
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.expect("json");
+    assert_eq!(v["flushed"], true);
+    assert_eq!(saved_permissions(&file), [cp]);
+    sb.shutdown().await.expect("shutdown");
+    // Without a state file there is nothing to flush, and nothing to wait for.
+    let plain = start().await;
+    let (status, v) = control_post(&plain, "/flush", json!({})).await;
+    assert_eq!((status, &v["flushed"]), (200, &json!(false)));
+    plain.persisted().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
