@@ -5,5 +5,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
+pub mod error;
 pub mod ids;
+pub mod ports;
 pub mod store;
+pub mod usecases;
+pub mod validate;
+
+pub use config::{Origin, ServiceConfig};
+pub use error::{ServiceError, ServiceResult, UsageReport};
+pub use usecases::{Caller, Service};

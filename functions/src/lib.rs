@@ -1,3 +1,6 @@
-//! Adapters and use cases.
+//! Adapters and entry points: the store (DynamoDB, embedded), the Amazon Pay gateway over
+//! the signing client, the ports' production implementations.
 
+pub mod amazon;
+pub mod runtime;
 pub mod store;

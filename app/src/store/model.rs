@@ -381,27 +381,7 @@ impl PaymentStatus {
     }
 }
 
-/// What the buyer should do after a decline (API.md `buyerAction.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BuyerActionKind {
-    /// Update the payment method at Amazon's link.
-    UpdatePaymentMethod,
-    /// Pay with another payment method.
-    UseAnotherMethod,
-    /// Try again later.
-    RetryLater,
-}
-
-/// The buyer-facing next step of a declined payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BuyerAction {
-    /// Kind.
-    pub kind: BuyerActionKind,
-    /// Amazon's link (update_payment_method only).
-    pub url: Option<String>,
-}
+pub use savedwallet_shared::decline::{BuyerAction, BuyerActionKind};
 
 /// One logical charge: an order, a subscription period or a merchant's unscheduled charge.
 /// It succeeds at most once; its attempts are Create Charge calls, at most one open at a

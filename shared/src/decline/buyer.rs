@@ -16,7 +16,8 @@ pub const FAILED_MFA_MESSAGE: &str =
     "Your payment was not successful. Please try another payment method.";
 
 /// `buyerAction.kind` of a payment result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BuyerActionKind {
     /// Fix the wallet's payment method at Amazon's link (HardDeclined, NonChargeable wallet).
     UpdatePaymentMethod,
@@ -38,7 +39,7 @@ impl BuyerActionKind {
 }
 
 /// `buyerAction` of a payment result: the kind and, for `update_payment_method`, the link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BuyerAction {
     /// What the buyer should do.
     pub kind: BuyerActionKind,
