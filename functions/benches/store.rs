@@ -43,6 +43,7 @@ async fn fixture(store: EmbeddedStore, dir: Option<tempfile::TempDir>) -> Fixtur
                 payment_descriptor: None,
                 update_required: false,
                 update_required_since: None,
+                monthly_limit: None,
                 created_at: now(),
                 updated_at: now(),
                 version: 0,

@@ -143,6 +143,7 @@ fn wallet(id: &str) -> Wallet {
         payment_descriptor: None,
         update_required: false,
         update_required_since: None,
+        monthly_limit: None,
         created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
         updated_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
         version: 0,

@@ -138,6 +138,18 @@ impl SandboxHandle {
             .map_err(SandboxError::from)
     }
 
+    /// The card behind a permission starts to behave like `preset` (e.g. to hard-decline)
+    /// without the buyer doing anything and without an IPN: the next charge shows it.
+    pub fn change_card_behaviour(
+        &self,
+        charge_permission_id: &str,
+        preset: Preset,
+    ) -> Result<(), SandboxError> {
+        self.app
+            .act(|core, _| core.change_card_behaviour(charge_permission_id, preset))
+            .map_err(SandboxError::from)
+    }
+
     /// Moves a permission into any state and reason SPEC §5.2 lists (Chargeable takes no
     /// reason), with its CHARGE_PERMISSION IPN; Closed is terminal. Returns the permission.
     pub fn set_permission_state(

@@ -17,6 +17,7 @@
 
 mod api;
 mod builder;
+pub mod buyer;
 mod config;
 mod control;
 mod engine;

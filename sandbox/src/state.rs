@@ -33,6 +33,9 @@ pub(crate) struct App {
     pub(crate) ipn: IpnSender,
     /// Snapshot writes.
     pub(crate) persist: Persister,
+    /// Signed API calls that reached the engine, per operation (the ledger's
+    /// `apiCalls`): tests assert how often the service called Amazon.
+    pub(crate) api_calls: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for App {
@@ -63,6 +66,7 @@ impl App {
             throttle: Mutex::new(Throttle::new(quotas)),
             ipn,
             persist,
+            api_calls: Mutex::default(),
         }
     }
 
@@ -157,6 +161,7 @@ impl App {
             "checkoutSessions": sessions,
             "ipnPublished": core.state.ipn_published,
             "ipnDeliveries": deliveries,
+            "apiCalls": self.api_calls.lock().clone(),
         })
     }
 

@@ -37,6 +37,9 @@ pub struct Wallet {
     pub update_required: bool,
     /// When the flag was set.
     pub update_required_since: Option<DateTime<Utc>>,
+    /// The monthly Saved Wallet limit Amazon reports for this permission
+    /// (`limits.amountLimit`), when it does; else Amazon's table for the region applies.
+    pub monthly_limit: Option<Price>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last change.

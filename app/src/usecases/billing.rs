@@ -155,7 +155,7 @@ impl Service {
                 .await?;
             return Ok(Billed::Waiting);
         }
-        let cap = monthly_cap(wallet.region, wallet.currency);
+        let cap = monthly_cap(&wallet);
         let used = self
             .store
             .monthly_usage(&wallet.wallet_id, UsageMonth::of(now))

@@ -57,13 +57,19 @@ pub(crate) struct ChargeRun {
     pub options: ChargeOptions,
 }
 
-/// Amazon's monthly Saved Wallet limit of a wallet (the EU table where Amazon lists none
-/// for the pair, as the simulator does).
-pub(crate) fn monthly_cap(region: Region, currency: savedwallet_shared::money::Currency) -> Price {
-    MonthlyLimit::for_region(region, currency)
+/// A wallet's monthly Saved Wallet limit: what Amazon reports for the permission
+/// (`limits.amountLimit`), else Amazon's table for the region (the EU table where Amazon
+/// lists none for the pair, as the simulator does).
+pub(crate) fn monthly_cap(wallet: &Wallet) -> Price {
+    let currency = wallet.currency;
+    let table = MonthlyLimit::for_region(wallet.region, currency)
         .or_else(|_| MonthlyLimit::for_region(Region::Eu, currency))
         .map(MonthlyLimit::amount)
-        .unwrap_or_else(|_| Price::per_charge_maximum(currency))
+        .unwrap_or_else(|_| Price::per_charge_maximum(currency));
+    match wallet.monthly_limit {
+        Some(l) if l.currency() == currency && l.minor_units() < table.minor_units() => l,
+        _ => table,
+    }
 }
 
 /// The payment after its attempt `n + 1` begins.
@@ -110,7 +116,7 @@ impl Service {
                 amount.currency()
             )));
         }
-        let cap = monthly_cap(wallet.region, wallet.currency);
+        let cap = monthly_cap(wallet);
         let month = UsageMonth::of(now);
         let used = self
             .store
@@ -258,7 +264,7 @@ impl Service {
                 PaymentWrite::Update(p.clone())
             },
             attempt,
-            monthly_cap: monthly_cap(run.wallet.region, run.wallet.currency),
+            monthly_cap: monthly_cap(&run.wallet),
             billing: run.billing.clone(),
             order: run.order.clone(),
             events: run.begin_events.clone(),

@@ -418,6 +418,7 @@ impl Service {
             payment_descriptor: descriptor(p),
             update_required: false,
             update_required_since: None,
+            monthly_limit: reported_limit(p, currency),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -457,6 +458,9 @@ impl Service {
             next.reasons = p.status_details.reason_codes();
             if let Some(d) = descriptor(p) {
                 next.payment_descriptor = Some(d);
+            }
+            if let Some(l) = reported_limit(p, next.currency) {
+                next.monthly_limit = Some(l);
             }
             let chargeable = next.state == ChargePermissionState::Chargeable;
             let fixed = match (published, current.update_required_since) {
@@ -532,7 +536,7 @@ impl Service {
             .await?
             .map(|u| u.total)
             .unwrap_or(Price::zero(wallet.currency));
-        let limit = monthly_cap(wallet.region, wallet.currency);
+        let limit = monthly_cap(&wallet);
         let update_url = self.amazon.payment_method_update_url(&wallet.wallet_id);
         Ok(WalletView {
             wallet,
@@ -629,6 +633,14 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// The monthly limit Amazon reports on a Saved Wallet permission, in its currency.
+fn reported_limit(p: &ChargePermission, currency: Currency) -> Option<Price> {
+    p.limits
+        .as_ref()
+        .and_then(|l| l.amount_limit)
+        .filter(|l| l.currency() == currency && l.is_positive())
 }
 
 /// The wallet's payment descriptor (e.g. "Visa ****1111").

@@ -60,6 +60,7 @@ pub fn wallet(id: &str, owner: &str) -> Wallet {
         payment_descriptor: Some("Visa ****1111".into()),
         update_required: false,
         update_required_since: None,
+        monthly_limit: None,
         created_at: t0(),
         updated_at: t0(),
         version: 0,

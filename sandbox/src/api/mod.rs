@@ -367,6 +367,10 @@ fn admit(
 /// The engine call (or the replay of a stored answer); returns the answer and the
 /// wall-clock delay it must wait.
 fn apply(app: &App, req: &Incoming<'_>, a: Admitted) -> (Result<(u16, String), ApiError>, u64) {
+    *app.api_calls
+        .lock()
+        .entry(crate::ops::pascal_name(a.route.op))
+        .or_insert(0) += 1;
     let (result, delay, outbox, mutated) = {
         let mut core = app.core.lock();
         let now_ms = core.now_ms();

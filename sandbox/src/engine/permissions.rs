@@ -372,6 +372,22 @@ impl Core {
         Ok(())
     }
 
+    /// The buyer's card starts behaving like `preset` without the buyer doing anything
+    /// (a card that expires, a bank that starts to decline): no IPN, no state change —
+    /// Amazon learns it at the next charge. Tests use it to fail a working subscription.
+    pub(crate) fn change_card_behaviour(
+        &mut self,
+        id: &str,
+        preset: Preset,
+    ) -> Result<(), ApiError> {
+        let delay = self.cfg.async_delay_secs;
+        let p = self.open_permission_mut(id)?;
+        let old = std::mem::replace(&mut p.wallet, SimWallet::new(preset, delay));
+        p.wallet.knobs = old.knobs;
+        p.wallet.monthly_limit_minor = old.monthly_limit_minor;
+        Ok(())
+    }
+
     /// Moves a permission into any state/reason SPEC §5.2 lists, with its IPN (control API).
     /// Closed is terminal; setting the current state and reason again changes nothing.
     pub(crate) fn force_permission_state(

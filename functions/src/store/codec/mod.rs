@@ -49,6 +49,8 @@ pub mod attr {
     pub const UPDATE_REQUIRED: &str = "update_required";
     /// Since when.
     pub const UPDATE_SINCE: &str = "update_since";
+    /// Monthly limit Amazon reports (minor units).
+    pub const LIMIT: &str = "monthly_limit_minor";
     /// Created (epoch millis).
     pub const CREATED_AT: &str = "created_at";
     /// Updated (epoch millis).

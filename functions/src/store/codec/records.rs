@@ -41,6 +41,7 @@ pub fn wallet_item(w: &Wallet) -> StoreResult<Item> {
         .opt_s(DESCRIPTOR, w.payment_descriptor.as_deref())
         .b(UPDATE_REQUIRED, w.update_required)
         .opt_time(UPDATE_SINCE, w.update_required_since)
+        .opt_n(LIMIT, w.monthly_limit.map(|p| p.minor_units()))
         .time(CREATED_AT, w.created_at)
         .time(UPDATED_AT, w.updated_at)
         .n(VERSION, num(w.version));
@@ -69,6 +70,7 @@ pub fn wallet_from(item: &Item) -> StoreResult<Wallet> {
         payment_descriptor: r.opt_s(DESCRIPTOR)?.map(str::to_string),
         update_required: r.b(UPDATE_REQUIRED)?,
         update_required_since: r.opt_time(UPDATE_SINCE)?,
+        monthly_limit: r.opt_price(LIMIT)?,
         created_at: r.time(CREATED_AT)?,
         updated_at: r.time(UPDATED_AT)?,
         version: r.u64(VERSION)?,

@@ -1,0 +1,460 @@
+//! Subscriptions and billing through the shared engine: the first period as CITR, later
+//! periods as MITR exactly once, dunning, waiting for a payment method (and billing at once
+//! when the IPN shows the wallet Chargeable), the monthly limit, edits and crashes.
+
+mod common;
+
+use common::*;
+use savedwallet_app::ids::*;
+use savedwallet_app::store::*;
+use savedwallet_app::usecases::*;
+use savedwallet_app::validate::MoneyInput;
+use savedwallet_sandbox::{HardDeclineEffect, Knobs, Preset};
+use savedwallet_shared::region::Region;
+
+async fn plan(s: &Stack, id: &str, amount: &str, interval: &str) -> PlanId {
+    let pid = PlanId::parse(id).unwrap();
+    let currency = savedwallet_shared::money::Currency::ledger_for(s.region);
+    s.service
+        .put_plan(
+            &pid,
+            PlanInput {
+                name: id.into(),
+                price: MoneyInput {
+                    amount: amount.into(),
+                    currency_code: currency.code().into(),
+                },
+                interval: interval.into(),
+                interval_count: 1,
+                active: None,
+            },
+        )
+        .await
+        .unwrap();
+    pid
+}
+
+async fn subscribe(s: &Stack, w: &WalletView, plan: &PlanId, key: &str) -> (Subscription, Payment) {
+    let return_url = (s.region == Region::Eu).then(|| format!("{FRONTEND}/sub/return"));
+    let (sub, p, made) = s
+        .service
+        .subscribe(
+            &cust("alice"),
+            Subscribe {
+                wallet_id: w.wallet.wallet_id.clone(),
+                plan_id: plan.clone(),
+                return_url,
+                scope: key.as_bytes().to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(made);
+    (
+        s.store
+            .get_subscription(&sub.subscription_id)
+            .await
+            .unwrap(),
+        p,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periods_bill_exactly_once_and_in_order() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, first) = subscribe(&s, &w, &plan, "k1").await;
+    assert_eq!(first.status, PaymentStatus::Succeeded);
+    assert_eq!(
+        first.initiator,
+        savedwallet_shared::api::ChargeInitiator::Citr
+    );
+    assert_eq!((sub.status, sub.period), (SubscriptionStatus::Active, 2));
+    // The same subscribe request again is the same subscription.
+    let (again, _, made) = s
+        .service
+        .subscribe(
+            &cust("alice"),
+            Subscribe {
+                wallet_id: w.wallet.wallet_id.clone(),
+                plan_id: plan.clone(),
+                return_url: None,
+                scope: b"k1".to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!made);
+    assert_eq!(again.subscription_id, sub.subscription_id);
+    // Nothing is due yet; a minute later period 2 is, once, however often billing runs.
+    assert_eq!(
+        s.service.bill_due(100).await.unwrap(),
+        BillingRun::default()
+    );
+    s.advance(61);
+    let (a, b) = tokio::join!(s.service.bill_due(100), s.service.bill_due(100));
+    assert_eq!(a.unwrap().charged + b.unwrap().charged, 1);
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 0);
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(sub.period, 3);
+    let p2 = s
+        .store
+        .get_payment(&PaymentId::for_period(&sub.subscription_id, 2))
+        .await
+        .unwrap();
+    assert_eq!(p2.status, PaymentStatus::Succeeded);
+    assert_eq!(p2.initiator, savedwallet_shared::api::ChargeInitiator::Mitr);
+    assert_eq!(s.charges(&w.wallet.wallet_id).len(), 2);
+    // Canceled: nothing more is billed.
+    s.service
+        .cancel_subscription(&Caller::Customer(cust("alice")), &sub.subscription_id)
+        .await
+        .unwrap();
+    s.advance(600);
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 0);
+    assert_eq!(s.charges(&w.wallet.wallet_id).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mit_charges_never_ask_for_mfa() {
+    let s = stack(Region::Eu).await;
+    let w = s.wallet("alice", Preset::MfaRequired).await;
+    let plan = plan(&s, "daily", "2.00", "day").await;
+    let (sub, first) = subscribe(&s, &w, &plan, "k1").await;
+    // The first period is customer-initiated: the buyer may be challenged.
+    assert_eq!(first.status, PaymentStatus::ActionRequired);
+    let session = savedwallet_sandbox::buyer::returned_session(
+        &s.buyer
+            .challenge(
+                first.redirect_url.as_deref().unwrap(),
+                savedwallet_sandbox::MfaOutcome::Approved,
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let done = s
+        .service
+        .complete_payment(
+            &cust("alice"),
+            &first.payment_id,
+            &CheckoutSessionId::parse(&session).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.status, PaymentStatus::Succeeded);
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(sub.status, SubscriptionStatus::Active);
+    s.advance(24 * 3600 + 1);
+    s.service.bill_due(100).await.unwrap();
+    let p2 = s
+        .store
+        .get_payment(&PaymentId::for_period(&sub.subscription_id, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        p2.status,
+        PaymentStatus::Succeeded,
+        "MITR is never challenged"
+    );
+}
+
+async fn hard_decline_waits_for_the_update(effect: HardDeclineEffect) {
+    let s = stack_with(
+        Region::Na,
+        Knobs {
+            hard_decline: effect,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    // The buyer's card starts to hard-decline.
+    s.sandbox
+        .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::HardDeclineUntilUpdated)
+        .unwrap();
+    s.advance(61);
+    s.deliver_ipns().await;
+    s.service.bill_due(100).await.unwrap();
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(sub.status, SubscriptionStatus::PastDue, "{effect:?}");
+    assert!(matches!(sub.dunning, Dunning::AwaitingPaymentMethod { .. }));
+    assert_eq!(
+        sub.due_at, None,
+        "out of the due index until the buyer acts"
+    );
+    s.advance(600);
+    assert_eq!(
+        s.service.bill_due(100).await.unwrap().charged,
+        0,
+        "nothing charged meanwhile"
+    );
+    // The buyer fixes it; the IPN makes the period due at once.
+    s.buyer
+        .update_payment_method(&w.update_url, Preset::AlwaysApprove)
+        .await
+        .unwrap();
+    s.deliver_ipns().await;
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        sub.due_at,
+        Some(s.sandbox.now()),
+        "{effect:?}: billed at once, not at the next cycle"
+    );
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 1);
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!((sub.status, sub.period), (SubscriptionStatus::Active, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_decline_past_due_then_the_ipn_bills_at_once() {
+    hard_decline_waits_for_the_update(HardDeclineEffect::NonChargeable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_decline_past_due_when_the_permission_stays_chargeable() {
+    hard_decline_waits_for_the_update(HardDeclineEffect::StaysChargeable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_worker_is_replayed_with_the_same_key() {
+    use savedwallet_app::ports::AmazonPay;
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    s.advance(61);
+    // A worker claims period 2, records its attempt, sends it — Amazon charges — and dies
+    // before it records the answer.
+    let now = s.sandbox.now();
+    let claim = s
+        .store
+        .claim_period(&sub.subscription_id, 2, "dead-worker", now, BILLING_LEASE)
+        .await
+        .unwrap();
+    let pid = PaymentId::for_period(&sub.subscription_id, 2);
+    let kind = PaymentKind::Period {
+        subscription_id: sub.subscription_id.clone(),
+        period: 2,
+    };
+    let payment = Payment {
+        payment_id: pid.clone(),
+        owner: cust("alice"),
+        kind,
+        wallet_id: w.wallet.wallet_id.clone(),
+        amount: sub.price,
+        initiator: savedwallet_shared::api::ChargeInitiator::Mitr,
+        capture_now: true,
+        soft_descriptor: None,
+        can_handle_pending: true,
+        return_url: None,
+        status: PaymentStatus::Pending,
+        attempt_count: 1,
+        open_attempt: Some(1),
+        charge_id: None,
+        decline_code: None,
+        buyer_action: None,
+        message: None,
+        redirect_url: None,
+        expires_at: None,
+        next_attempt_at: None,
+        captured: None,
+        refunded: savedwallet_shared::money::Price::zero(sub.price.currency()),
+        wake_at: Some(now + chrono::TimeDelta::minutes(1)),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    let mut req = savedwallet_shared::api::CreateChargeRequest::new(
+        w.wallet.wallet_id.to_string(),
+        sub.price,
+    );
+    req.capture_now = Some(true);
+    req.can_handle_pending_authorization = Some(true);
+    req.charge_initiator = Some(savedwallet_shared::api::ChargeInitiator::Mitr);
+    req.channel = Some(savedwallet_shared::api::Channel::Offline);
+    let body = s.gateway.body_bytes(&req).unwrap();
+    let key = s
+        .service
+        .config()
+        .key_scope
+        .derive(&payment.logical_charge(), 1);
+    let attempt = ChargeAttempt {
+        payment_id: pid.clone(),
+        attempt: 1,
+        wallet_id: w.wallet.wallet_id.clone(),
+        amount: sub.price,
+        idempotency_key: key.clone(),
+        request_body: String::from_utf8(body.clone()).unwrap(),
+        writer: "dead-worker".into(),
+        usage_month: savedwallet_shared::limits::UsageMonth::of(now),
+        state: AttemptState::Sending,
+        charge_id: None,
+        reason_code: None,
+        http_status: None,
+        sends: 1,
+        usage_released: false,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    s.store
+        .begin_attempt(&BeginAttempt {
+            payment: PaymentWrite::Create(payment),
+            attempt,
+            monthly_cap: savedwallet_shared::money::Price::from_minor(
+                1_500_000,
+                sub.price.currency(),
+            ),
+            billing: BillingLink::Lease {
+                subscription_id: sub.subscription_id.clone(),
+                lease_owner: "dead-worker".into(),
+                period: 2,
+            },
+            order: None,
+            events: vec![],
+        })
+        .await
+        .unwrap();
+    s.gateway.create_charge(&body, &key, None).await.unwrap();
+    drop(claim);
+    assert_eq!(
+        s.charges(&w.wallet.wallet_id).len(),
+        2,
+        "period 1 and the dead worker's period 2"
+    );
+    // While its lease lives, nobody else bills the period.
+    assert_eq!(
+        s.service
+            .bill_subscription(&sub.subscription_id, 2)
+            .await
+            .unwrap(),
+        Billed::Skipped
+    );
+    // The lease lapses; the next run replays the same key and body: Amazon answers with the
+    // charge it made, and no second one.
+    s.advance(BILLING_LEASE.num_seconds() as u64 + 1);
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 1);
+    assert_eq!(
+        s.charges(&w.wallet.wallet_id).len(),
+        2,
+        "no second charge for period 2"
+    );
+    let (p, attempts) = s.store.payment_with_attempts(&pid).await.unwrap();
+    assert_eq!(p.status, PaymentStatus::Succeeded);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].sends, 2);
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(sub.period, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_limit_makes_a_period_wait_for_the_next_month() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::LowLimit).await; // 100 USD a month
+    let plan = plan(&s, "pricey", "60.00", "minute").await;
+    let (sub, first) = subscribe(&s, &w, &plan, "k1").await;
+    assert_eq!(first.status, PaymentStatus::Succeeded);
+    s.advance(61);
+    let calls = s.calls("CreateCharge");
+    s.service.bill_due(100).await.unwrap();
+    assert_eq!(s.calls("CreateCharge"), calls, "not sent to Amazon");
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    let next = savedwallet_shared::limits::next_month_start(s.sandbox.now());
+    assert!(matches!(sub.dunning, Dunning::AwaitingNextMonth { until } if until == next));
+    assert_eq!(sub.due_at, Some(next));
+    s.advance((next - s.sandbox.now()).num_seconds() as u64 + 1);
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 1);
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(sub.status, SubscriptionStatus::Active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_past_due_period_is_retried_on_the_new_wallet() {
+    let s = stack(Region::Na).await;
+    let w1 = s.wallet("alice", Preset::AlwaysApprove).await;
+    let w2 = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w1, &plan, "k1").await;
+    s.sandbox
+        .change_card_behaviour(
+            w1.wallet.wallet_id.as_str(),
+            Preset::HardDeclineUntilUpdated,
+        )
+        .unwrap();
+    s.advance(61);
+    s.service.bill_due(100).await.unwrap();
+    assert_eq!(
+        s.store
+            .get_subscription(&sub.subscription_id)
+            .await
+            .unwrap()
+            .status,
+        SubscriptionStatus::PastDue
+    );
+    let moved = s
+        .service
+        .change_subscription_wallet(
+            &Caller::Customer(cust("alice")),
+            &sub.subscription_id,
+            &w2.wallet.wallet_id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.due_at, Some(s.sandbox.now()));
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 1);
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (sub.status, sub.wallet_id.clone()),
+        (SubscriptionStatus::Active, w2.wallet.wallet_id.clone())
+    );
+    // Another customer cannot move it.
+    assert!(s
+        .service
+        .change_subscription_wallet(
+            &Caller::Customer(cust("bob")),
+            &sub.subscription_id,
+            &w1.wallet.wallet_id
+        )
+        .await
+        .is_err());
+}
