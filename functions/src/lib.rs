@@ -2,5 +2,6 @@
 //! the signing client, the ports' production implementations.
 
 pub mod amazon;
+pub mod lambda;
 pub mod runtime;
 pub mod store;

@@ -1,0 +1,104 @@
+//! What the Lambda entry points share: configuration from the environment, the service
+//! built on the first invocation (the key comes from Secrets Manager then, never on the
+//! init path), and JSON tracing.
+
+pub mod env;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use savedwallet_amazon_pay::{AmazonPayClient, ClientConfig};
+use savedwallet_app::ports::SystemClock;
+use savedwallet_app::{Service, ServiceConfig};
+use savedwallet_shared::idempotency::KeyScope;
+
+use crate::amazon::{AmazonPayGateway, Timeouts};
+use crate::runtime::OsEntropy;
+use crate::store::DynamoStore;
+pub use env::{EnvError, LambdaEnv};
+
+/// Why the service could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The environment is not a valid configuration.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// The key secret could not be read (its value is never printed).
+    #[error("cannot read the Amazon Pay secret: {0}")]
+    Secret(String),
+    /// The Amazon Pay client refused the configuration.
+    #[error("Amazon Pay client: {0}")]
+    Client(String),
+}
+
+/// The secret's JSON (`AMAZON_PAY_SECRET_ARN`).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeySecret {
+    private_key_pem: String,
+    binding_secret: String,
+}
+
+/// Reads the Amazon Pay key and the session-binding secret from Secrets Manager.
+async fn fetch_secret(cfg: &aws_config::SdkConfig, arn: &str) -> Result<KeySecret, BuildError> {
+    let client = aws_sdk_secretsmanager::Client::new(cfg);
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| BuildError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+    let text = out
+        .secret_string()
+        .ok_or_else(|| BuildError::Secret("the secret has no string value".into()))?;
+    serde_json::from_str(text)
+        .map_err(|_| BuildError::Secret("the secret must be JSON {\"privateKeyPem\", \"bindingSecret\"}".into()))
+}
+
+/// Builds the service from the environment: DynamoDB store, the key from Secrets Manager,
+/// the Amazon Pay client. Called on the first invocation, not at init.
+pub async fn build_service(env: &LambdaEnv, aws: &aws_config::SdkConfig) -> Result<Arc<Service>, BuildError> {
+    let secret = fetch_secret(aws, &env.secret_arn).await?;
+    let mut client_cfg = ClientConfig::new(
+        env.region,
+        env.environment,
+        env.public_key_id.clone(),
+        SecretString::from(secret.private_key_pem),
+    );
+    client_cfg.endpoint = env.endpoint.clone();
+    let client = AmazonPayClient::new(client_cfg).map_err(|e| BuildError::Client(e.to_string()))?;
+    let gateway = AmazonPayGateway::new(client, env.region, Timeouts::default());
+    let store = DynamoStore::from_client(aws_sdk_dynamodb::Client::new(aws), env.table.clone());
+    let mut config = ServiceConfig::new(
+        KeyScope::new(env.merchant_id.clone(), env.environment, env.namespace.clone()),
+        env.store_id.clone(),
+    );
+    config.return_origins = env.return_origins.clone();
+    config.binding_secret = secret.binding_secret.into_bytes();
+    // API Gateway gives up after 30 s: answer within 25.
+    config.charge_deadline = Duration::from_secs(25);
+    Ok(Arc::new(Service::new(
+        Arc::new(store),
+        Arc::new(gateway),
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+        config,
+    )))
+}
+
+/// JSON logs for CloudWatch (one line per event, the span's fields included), level from
+/// `RUST_LOG` (default info). Never configured to print request bodies.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
