@@ -1,3 +1,4 @@
 //! Adapters and use cases.
 
+pub mod sns;
 pub mod store;
