@@ -73,7 +73,9 @@ impl SnsVerifier {
         let subscribe_url = self.check_confirmation_fields(&envelope)?;
         let signature = base64::engine::general_purpose::STANDARD
             .decode(envelope.signature.as_bytes())
-            .map_err(|_| SnsRefusal::BadSignature)?;
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or(SnsRefusal::BadSignature)?;
         // Every check above is local: only now may anything be fetched.
         let key = self
             .cache
