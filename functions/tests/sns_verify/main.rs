@@ -5,6 +5,7 @@ mod accept;
 mod cache;
 mod config_env;
 mod helpers;
+mod https_source;
 mod refuse_after_fetch;
 mod refuse_before_fetch;
 mod sandbox;
