@@ -323,30 +323,28 @@ mod tests {
         );
         assert!(check_subscribe_url(&good, TOPIC, &c).is_ok());
         let other = "arn:aws:sns:us-east-1:123456789012:other";
-        assert_eq!(
-            check_subscribe_url(&good, other, &c),
-            Err(UrlRule::ConfirmQuery)
-        );
-        let unsubscribe = good.replace("ConfirmSubscription", "Unsubscribe");
-        assert_eq!(
-            check_subscribe_url(&unsubscribe, TOPIC, &c),
-            Err(UrlRule::ConfirmQuery)
-        );
-        let twice = format!("{good}&Action=ConfirmSubscription");
-        assert_eq!(
-            check_subscribe_url(&twice, TOPIC, &c),
-            Err(UrlRule::ConfirmQuery)
-        );
-        let http = good.replace("https:", "http:");
-        assert_eq!(
-            check_subscribe_url(&http, TOPIC, &c),
-            Err(UrlRule::NotHttps)
-        );
-        let port = good.replace(".com/", ".com:443/");
-        assert_eq!(
-            check_subscribe_url(&port, TOPIC, &c),
-            Err(UrlRule::ExplicitPort)
-        );
+        for (raw, topic, rule) in [
+            (good.clone(), other, UrlRule::ConfirmQuery),
+            (
+                good.replace("ConfirmSubscription", "Unsubscribe"),
+                TOPIC,
+                UrlRule::ConfirmQuery,
+            ),
+            (
+                format!("{good}&Action=ConfirmSubscription"),
+                TOPIC,
+                UrlRule::ConfirmQuery,
+            ),
+            (format!("{good}#f"), TOPIC, UrlRule::Query),
+            (good.replace("https:", "http:"), TOPIC, UrlRule::NotHttps),
+            (
+                good.replace(".com/", ".com:443/"),
+                TOPIC,
+                UrlRule::ExplicitPort,
+            ),
+        ] {
+            assert_eq!(check_subscribe_url(&raw, topic, &c), Err(rule), "{raw}");
+        }
     }
 
     #[test]

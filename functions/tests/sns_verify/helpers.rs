@@ -8,7 +8,8 @@ use parking_lot::Mutex;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, PrivateKey};
 use savedwallet_functions::sns::{
-    CertSource, FetchError, RefusalCounters, SnsConfig, SnsRefusal, SnsVerifier, VerifiedSns,
+    CertSource, FetchError, RefusalCounters, SnsConfig, SnsNotification, SnsRefusal, SnsVerifier,
+    VerifiedSns,
 };
 use savedwallet_shared::api::{IpnMessage, IpnNotificationType, IpnObjectType};
 use savedwallet_shared::sns::{SignatureVersion, SnsEnvelope, SnsMessageType};
@@ -252,6 +253,14 @@ impl Harness {
         self.verifier.verify(body).await
     }
 
+    /// Verifies `body`, expecting a Notification, and returns it.
+    pub async fn notification(&self, body: &[u8]) -> SnsNotification {
+        match self.verify(body).await {
+            Ok(VerifiedSns::Notification(n)) => n,
+            other => panic!("expected a verified notification, got {other:?}"),
+        }
+    }
+
     /// Verifies `body`, expecting a refusal with `code`, and returns it.
     pub async fn refused(&self, body: &[u8], code: &str) -> SnsRefusal {
         match self.verify(body).await {
@@ -262,4 +271,15 @@ impl Harness {
             }
         }
     }
+}
+
+/// Serves `app` on a fresh loopback port; returns its base URL.
+pub async fn serve(app: axum::Router) -> Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base =
+        Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("url");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
 }

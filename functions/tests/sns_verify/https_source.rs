@@ -21,7 +21,7 @@ async fn plain_http_is_refused_without_connecting() {
 
 #[cfg(feature = "local-sns")]
 mod local {
-    use super::super::helpers::{notification, signed, signer};
+    use super::super::helpers::{notification, serve, signed, signer};
     use axum::body::Body;
     use axum::response::{IntoResponse, Redirect, Response};
     use axum::routing::get;
@@ -32,7 +32,7 @@ mod local {
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:000000000000:amazon-pay-sandbox";
 
-    async fn serve() -> Url {
+    async fn cert_routes() -> Url {
         let pem = signer().cert_pem.clone();
         let app = axum::Router::new()
             .route("/_sandbox/sns/good.pem", get(move || async move { pem }))
@@ -53,12 +53,9 @@ mod local {
             )
             .route(
                 "/_sandbox/sns/hang.pem",
-                get(|| std::future::pending::<Response>()),
+                get(std::future::pending::<Response>),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        base
+        serve(app).await
     }
 
     async fn refusal_at(base: &Url, path: &str) -> Result<(), SnsRefusal> {
@@ -75,7 +72,7 @@ mod local {
 
     #[tokio::test]
     async fn fetch_outcomes_over_http() {
-        let base = serve().await;
+        let base = cert_routes().await;
         assert_eq!(refusal_at(&base, "/_sandbox/sns/good.pem").await, Ok(()));
         let not_served = |cause| Err(SnsRefusal::CertNotServed { cause });
         assert_eq!(

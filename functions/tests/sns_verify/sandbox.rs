@@ -29,6 +29,7 @@ async fn the_sandbox_certificate_url_is_refused_without_local_mode() {
 
 #[cfg(feature = "local-sns")]
 mod local {
+    use super::super::helpers::{ipn, serve};
     use savedwallet_functions::sns::{SnsConfig, SnsRefusal, SnsVerifier, VerifiedSns};
     use savedwallet_sandbox::ipn::{DeliveryStatus, IpnConfig, IpnSender, DEFAULT_TOPIC_ARN};
     use savedwallet_shared::sns::{SignatureVersion, SnsMessageType};
@@ -61,40 +62,49 @@ mod local {
             }
         };
         let app = axum::Router::new().route("/ipn", axum::routing::post(handler));
+        (serve(app).await.join("/ipn").unwrap(), rx)
+    }
+
+    /// A running simulated SNS topic and a local-mode verifier allowing its topic.
+    async fn sandbox() -> (IpnSender, SnsVerifier) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = Url::parse(&format!("http://{}/ipn", listener.local_addr().unwrap())).unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (url, rx)
+        let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let sender = IpnSender::new(IpnConfig::new(base.clone())).unwrap();
+        let routes = sender.router();
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        (sender, local_verifier(&base))
+    }
+
+    fn local_verifier(base: &Url) -> SnsVerifier {
+        SnsVerifier::new(
+            SnsConfig::local_sandbox(base)
+                .unwrap()
+                .allow_topic(DEFAULT_TOPIC_ARN, SignatureVersion::V1),
+        )
     }
 
     #[tokio::test]
     async fn sandbox_envelopes_of_both_versions_verify_in_local_mode() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
-        let ipn = IpnSender::new(IpnConfig::new(base.clone())).unwrap();
-        let routes = ipn.router();
-        tokio::spawn(async move { axum::serve(listener, routes).await });
-
-        let config = SnsConfig::local_sandbox(&base)
-            .unwrap()
-            .allow_topic(DEFAULT_TOPIC_ARN, SignatureVersion::V1);
-        let verifier = Arc::new(SnsVerifier::new(config));
+        let (sender, verifier) = sandbox().await;
+        let verifier = Arc::new(verifier);
         let (v1_url, mut v1) = endpoint(verifier.clone()).await;
         let (v2_url, mut v2) = endpoint(verifier.clone()).await;
-        ipn.register_endpoint_with(v1_url, SignatureVersion::V1)
+        sender
+            .register_endpoint_with(v1_url, SignatureVersion::V1)
             .await
             .unwrap();
-        ipn.register_endpoint_with(v2_url, SignatureVersion::V2)
+        sender
+            .register_endpoint_with(v2_url, SignatureVersion::V2)
             .await
             .unwrap();
-        ipn.idle().await;
+        sender.idle().await;
         assert!(
-            ipn.subscriptions().iter().all(|s| s.confirmed),
+            sender.subscriptions().iter().all(|s| s.confirmed),
             "both confirmed"
         );
 
-        let message_id = ipn.publish(super::super::helpers::ipn()).unwrap();
-        ipn.idle().await;
+        let message_id = sender.publish(ipn()).unwrap();
+        sender.idle().await;
         for (rx, version) in [
             (&mut v1, SignatureVersion::V1),
             (&mut v2, SignatureVersion::V2),
@@ -110,9 +120,9 @@ mod local {
             assert_eq!(n.message_id, message_id);
             assert_eq!(n.signature_version, version);
             assert_eq!(n.topic_arn, DEFAULT_TOPIC_ARN);
-            assert_eq!(n.ipn, super::super::helpers::ipn());
+            assert_eq!(n.ipn, ipn());
         }
-        assert!(ipn
+        assert!(sender
             .deliveries()
             .iter()
             .all(|d| matches!(d.status, DeliveryStatus::Delivered { .. })));
@@ -120,19 +130,8 @@ mod local {
 
     #[tokio::test]
     async fn tampered_sandbox_envelopes_and_other_sandboxes_are_refused() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
-        let ipn = IpnSender::new(IpnConfig::new(base.clone())).unwrap();
-        let routes = ipn.router();
-        tokio::spawn(async move { axum::serve(listener, routes).await });
-        let verifier = SnsVerifier::new(
-            SnsConfig::local_sandbox(&base)
-                .unwrap()
-                .allow_topic(DEFAULT_TOPIC_ARN, SignatureVersion::V1),
-        );
-        let mut envelope = ipn
-            .envelope_for(&super::super::helpers::ipn(), "arn:sub")
-            .unwrap();
+        let (sender, verifier) = sandbox().await;
+        let mut envelope = sender.envelope_for(&ipn(), "arn:sub").unwrap();
         assert!(verifier
             .verify(&serde_json::to_vec(&envelope).unwrap())
             .await
@@ -145,14 +144,8 @@ mod local {
         assert_eq!(refusal.code(), "bad_signature");
 
         // A sandbox on another port is not the configured one.
-        let elsewhere = SnsVerifier::new(
-            SnsConfig::local_sandbox(&Url::parse("http://127.0.0.1:9").unwrap())
-                .unwrap()
-                .allow_topic(DEFAULT_TOPIC_ARN, SignatureVersion::V1),
-        );
-        let fresh = ipn
-            .envelope_for(&super::super::helpers::ipn(), "arn:sub")
-            .unwrap();
+        let elsewhere = local_verifier(&Url::parse("http://127.0.0.1:9").unwrap());
+        let fresh = sender.envelope_for(&ipn(), "arn:sub").unwrap();
         let refusal = elsewhere
             .verify(&serde_json::to_vec(&fresh).unwrap())
             .await
