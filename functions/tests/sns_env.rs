@@ -1,6 +1,7 @@
 //! `SnsConfig::from_env` over the real process environment: variables that look like a
-//! local-mode switch do not enable the sandbox's certificate rule. One test in its own
-//! binary, because it sets process-wide variables.
+//! local-mode switch do not enable the sandbox's certificate rule, and inside Lambda the
+//! explicit local-mode constructor refuses. One test in its own binary, because it sets
+//! process-wide variables.
 
 use savedwallet_functions::sns::SnsConfig;
 
@@ -29,4 +30,16 @@ fn the_process_environment_cannot_enable_the_local_sandbox() {
     assert!(config
         .topic_minimum("arn:aws:sns:us-east-1:000000000000:amazon-pay-sandbox")
         .is_some());
+
+    #[cfg(feature = "local-sns")]
+    {
+        use savedwallet_functions::sns::SnsConfigError;
+        let base = url::Url::parse(sandbox).unwrap();
+        assert!(SnsConfig::local_sandbox(&base).is_ok());
+        std::env::set_var("AWS_LAMBDA_FUNCTION_NAME", "savedwallet-ipn");
+        assert_eq!(
+            SnsConfig::local_sandbox(&base),
+            Err(SnsConfigError::LocalModeInLambda)
+        );
+    }
 }

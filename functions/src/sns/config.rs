@@ -12,6 +12,10 @@ pub const ENV_ALLOWED_TOPICS: &str = "SNS_ALLOWED_TOPICS";
 /// Env var: the minimum `SignatureVersion` of entries without `=` (`1` or `2`, default `1`).
 pub const ENV_MIN_SIGNATURE_VERSION: &str = "SNS_MIN_SIGNATURE_VERSION";
 
+/// Set by the Lambda runtime in every function; local mode is refused where it is set.
+#[cfg(feature = "local-sns")]
+const ENV_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
 /// Default bound on an SNS body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
 /// Default bound on a fetched certificate (real SNS certificates are under 3 KiB).
@@ -44,6 +48,9 @@ pub enum SnsConfigError {
     /// The local sandbox base URL is unusable (`local-sns` only).
     #[error("local sandbox base URL refused: {0}")]
     BadSandboxUrl(&'static str),
+    /// Local mode was asked for inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set).
+    #[error("local sandbox mode is refused inside AWS Lambda")]
+    LocalModeInLambda,
 }
 
 /// What the SNS verifier accepts.
@@ -170,9 +177,14 @@ impl SnsConfig {
 
     /// Local mode: also accept certificate and SubscribeURLs of the sandbox at `base_url`
     /// (its `/_sandbox/sns/` routes, same origin after parsing; a loopback host only).
-    /// The topic allow list and every other check stay in force.
+    /// The topic allow list and every other check stay in force. Refused inside AWS
+    /// Lambda, in case a build enabled the feature by mistake: the environment can only
+    /// turn local mode off, never on.
     #[cfg(feature = "local-sns")]
     pub fn local_sandbox(base_url: &url::Url) -> Result<Self, SnsConfigError> {
+        if std::env::var_os(ENV_LAMBDA_FUNCTION_NAME).is_some() {
+            return Err(SnsConfigError::LocalModeInLambda);
+        }
         let origin = super::url_rules::SandboxOrigin::new(base_url)?;
         Ok(SnsConfig {
             local_sandbox: Some(origin),

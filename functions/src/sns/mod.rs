@@ -145,9 +145,16 @@ impl fmt::Debug for SnsVerifier {
     }
 }
 
+/// The default metrics sink: counts nothing (refusals are still logged).
+struct NoMetrics;
+
+impl RefusalMetrics for NoMetrics {
+    fn refused(&self, _code: &'static str) {}
+}
+
 impl SnsVerifier {
     /// A verifier fetching over HTTPS ([`HttpsCertSource`]; in local mode plain http to
-    /// the loopback sandbox), counting refusals in a fresh [`RefusalCounters`].
+    /// the loopback sandbox). Refusals are logged; [`SnsVerifier::with_metrics`] counts them.
     pub fn new(config: SnsConfig) -> Self {
         #[cfg(feature = "local-sns")]
         let source = if config.accepts_local_sandbox() {
@@ -166,11 +173,11 @@ impl SnsVerifier {
             config,
             source,
             cache: cert::CertCache::default(),
-            metrics: Arc::new(RefusalCounters::default()),
+            metrics: Arc::new(NoMetrics),
         }
     }
 
-    /// Counts refusals in `metrics` instead.
+    /// Counts refusals in `metrics` (e.g. an `Arc<RefusalCounters>`, or an EMF emitter).
     pub fn with_metrics(mut self, metrics: Arc<dyn RefusalMetrics>) -> Self {
         self.metrics = metrics;
         self

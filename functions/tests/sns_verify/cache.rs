@@ -1,7 +1,7 @@
 //! The certificate is fetched once per URL: one after another, and when first uses race.
 
 use super::helpers::*;
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use savedwallet_shared::sns::SignatureVersion;
 
 #[tokio::test]
@@ -24,7 +24,7 @@ async fn the_same_certificate_url_is_fetched_once() {
 
 #[tokio::test]
 async fn racing_first_uses_fetch_once() {
-    // Every verification is polled before the gate opens (join! polls in order), so all
+    // Every verification is polled before the gate opens (`join` polls in order), so all
     // eight are inside the cache while the first fetch is held: no timing involved.
     let h = Harness::with(config(), FakeHttp::gated());
     let bodies: Vec<Vec<u8>> = (0..8)
@@ -39,7 +39,7 @@ async fn racing_first_uses_fetch_once() {
         assert_eq!(h.http.calls(), vec![CERT_URL], "one fetch in flight");
         h.http.open(8);
     };
-    let (results, ()) = futures_util::join!(verifications, open);
+    let (results, ()) = join(verifications, open).await;
     for r in results {
         assert!(r.is_ok(), "{r:?}");
     }
