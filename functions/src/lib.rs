@@ -1,7 +1,9 @@
 //! Adapters and entry points: the store (DynamoDB, embedded), the Amazon Pay gateway over
-//! the signing client, the ports' production implementations.
+//! the signing client, SNS/IPN verification, the Lambda configuration, the ports'
+//! production implementations.
 
 pub mod amazon;
 pub mod lambda;
 pub mod runtime;
+pub mod sns;
 pub mod store;
