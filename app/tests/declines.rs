@@ -360,3 +360,104 @@ async fn the_merchant_closes_a_wallet() {
         Err(ServiceError::WalletNotChargeable { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_resolves_what_never_got_an_answer() {
+    use savedwallet_sandbox::FaultConfig;
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    // Amazon charges, but every answer is lost (the client's resends too).
+    s.sandbox
+        .set_faults(FaultConfig {
+            drop_response_rate: 1.0,
+            remaining: Some(3),
+            operations: Some(vec!["CreateCharge".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let order = s.order("alice", 1500, true).await;
+    let p = s.pay("alice", &order, &w.wallet.wallet_id).await.unwrap();
+    assert_eq!(
+        p.status,
+        PaymentStatus::Pending,
+        "no timeout for the buyer: pending"
+    );
+    assert_eq!(p.open_attempt, Some(1));
+    assert_eq!(
+        s.charges(&w.wallet.wallet_id).len(),
+        1,
+        "Amazon made the charge"
+    );
+    s.advance(61);
+    let r = s.service.reconcile(100).await.unwrap();
+    assert_eq!(r.replayed, 1);
+    let done = s
+        .service
+        .get_payment(&alice(), &p.payment_id)
+        .await
+        .unwrap();
+    assert_eq!(done.payment.status, PaymentStatus::Succeeded);
+    assert_eq!(done.attempts.len(), 1);
+    assert_eq!(
+        s.charges(&w.wallet.wallet_id).len(),
+        1,
+        "the replay found the charge: still one"
+    );
+    // A second run has nothing left to do.
+    assert_eq!(s.service.reconcile(100).await.unwrap().replayed, 0);
+    // The buyer's retry of an unanswered payment replays that very attempt (same key,
+    // same body), never a new attempt beside it.
+    s.sandbox
+        .set_faults(FaultConfig {
+            drop_response_rate: 1.0,
+            remaining: Some(3),
+            operations: Some(vec!["CreateCharge".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let o2 = s.order("alice", 900, true).await;
+    let p2 = s.pay("alice", &o2, &w.wallet.wallet_id).await.unwrap();
+    assert_eq!(p2.status, PaymentStatus::Pending);
+    let (p2, _) = s
+        .service
+        .retry_payment(
+            &alice(),
+            RetryPayment {
+                payment_id: p2.payment_id.clone(),
+                wallet_id: None,
+                return_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(p2.status, PaymentStatus::Succeeded);
+    assert_eq!(p2.attempt_count, 1);
+    assert_eq!(
+        s.charges(&w.wallet.wallet_id).len(),
+        2,
+        "one charge per order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_reads_pending_charges_whose_ipn_never_came() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AsyncApprove).await;
+    let (p, _) = s
+        .service
+        .merchant_charge(mitu(&w, "3.00", b"k"))
+        .await
+        .unwrap();
+    assert_eq!(p.status, PaymentStatus::Pending);
+    s.advance(15 * 60 + 1);
+    // The IPN is lost (never delivered); the reconciler asks Get Charge instead.
+    let r = s.service.reconcile(100).await.unwrap();
+    assert_eq!(r.refreshed, 1);
+    let done = s
+        .service
+        .get_payment(&Caller::Merchant, &p.payment_id)
+        .await
+        .unwrap()
+        .payment;
+    assert_eq!(done.status, PaymentStatus::Succeeded);
+}

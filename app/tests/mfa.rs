@@ -277,3 +277,27 @@ async fn eu_charges_need_a_return_url() {
     );
     assert_eq!(s.calls("CreateCharge"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_voids_challenges_nobody_completed() {
+    let s = stack(Region::Eu).await;
+    let w = s.wallet("alice", Preset::MfaRequired).await;
+    let (p, _) = mfa_payment(&s, &w).await;
+    s.advance(3600);
+    assert_eq!(s.service.reconcile(100).await.unwrap().voided, 0, "not yet");
+    s.advance(23 * 3600 + 1);
+    assert_eq!(s.service.reconcile(100).await.unwrap().voided, 1);
+    let stored = s.store.get_payment(&p.payment_id).await.unwrap();
+    assert_eq!(stored.status, PaymentStatus::Canceled);
+    let usage = s
+        .service
+        .get_wallet(&Caller::Customer(cust("alice")), &w.wallet.wallet_id)
+        .await
+        .unwrap()
+        .usage;
+    assert_eq!(
+        usage.used.minor_units(),
+        0,
+        "a voided payment gives its usage back"
+    );
+}

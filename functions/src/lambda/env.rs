@@ -60,7 +60,10 @@ fn required(vars: &HashMap<String, String>, name: &'static str) -> Result<String
         .ok_or(EnvError::Missing(name))
 }
 
-fn origins(vars: &HashMap<String, String>, name: &'static str) -> Result<Option<Vec<Origin>>, EnvError> {
+fn origins(
+    vars: &HashMap<String, String>,
+    name: &'static str,
+) -> Result<Option<Vec<Origin>>, EnvError> {
     let Some(raw) = vars.get(name).filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
@@ -87,21 +90,23 @@ impl LambdaEnv {
 
     /// Reads the configuration from a map of variables.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<LambdaEnv, EnvError> {
-        let region = required(vars, "AMAZON_PAY_REGION")?
-            .parse()
-            .map_err(|e: savedwallet_shared::region::UnknownRegion| EnvError::Invalid {
+        let region = required(vars, "AMAZON_PAY_REGION")?.parse().map_err(
+            |e: savedwallet_shared::region::UnknownRegion| EnvError::Invalid {
                 name: "AMAZON_PAY_REGION",
                 problem: e.to_string(),
-            })?;
-        let environment = required(vars, "AMAZON_PAY_ENV")?
-            .parse()
-            .map_err(|e: savedwallet_shared::region::UnknownEnvironment| EnvError::Invalid {
+            },
+        )?;
+        let environment = required(vars, "AMAZON_PAY_ENV")?.parse().map_err(
+            |e: savedwallet_shared::region::UnknownEnvironment| EnvError::Invalid {
                 name: "AMAZON_PAY_ENV",
                 problem: e.to_string(),
-            })?;
+            },
+        )?;
         let table = required(vars, "SAVEDWALLET_TABLE")?;
-        let return_origins = origins(vars, "SAVEDWALLET_RETURN_ORIGINS")?.ok_or(EnvError::Missing("SAVEDWALLET_RETURN_ORIGINS"))?;
-        let cors_origins = origins(vars, "SAVEDWALLET_CORS_ORIGINS")?.unwrap_or_else(|| return_origins.clone());
+        let return_origins = origins(vars, "SAVEDWALLET_RETURN_ORIGINS")?
+            .ok_or(EnvError::Missing("SAVEDWALLET_RETURN_ORIGINS"))?;
+        let cors_origins =
+            origins(vars, "SAVEDWALLET_CORS_ORIGINS")?.unwrap_or_else(|| return_origins.clone());
         Ok(LambdaEnv {
             namespace: vars
                 .get("SAVEDWALLET_NAMESPACE")
@@ -140,8 +145,14 @@ mod tests {
             ("AMAZON_PAY_PUBLIC_KEY_ID", "LIVE-ABC"),
             ("AMAZON_PAY_MERCHANT_ID", "A1B2C3"),
             ("AMAZON_PAY_STORE_ID", "amzn1.application-oa2-client.x"),
-            ("AMAZON_PAY_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:k"),
-            ("SAVEDWALLET_RETURN_ORIGINS", "https://shop.example, https://www.shop.example"),
+            (
+                "AMAZON_PAY_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:k",
+            ),
+            (
+                "SAVEDWALLET_RETURN_ORIGINS",
+                "https://shop.example, https://www.shop.example",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -169,8 +180,14 @@ mod tests {
             Err(EnvError::Missing("AMAZON_PAY_SECRET_ARN"))
         );
         assert!(matches!(
-            LambdaEnv::from_vars(&vars(&[("SAVEDWALLET_RETURN_ORIGINS", "http://localhost:3000")])),
-            Err(EnvError::Invalid { name: "SAVEDWALLET_RETURN_ORIGINS", .. })
+            LambdaEnv::from_vars(&vars(&[(
+                "SAVEDWALLET_RETURN_ORIGINS",
+                "http://localhost:3000"
+            )])),
+            Err(EnvError::Invalid {
+                name: "SAVEDWALLET_RETURN_ORIGINS",
+                ..
+            })
         ));
         assert!(matches!(
             LambdaEnv::from_vars(&vars(&[("AMAZON_PAY_REGION", "mars")])),

@@ -49,17 +49,23 @@ async fn fetch_secret(cfg: &aws_config::SdkConfig, arn: &str) -> Result<KeySecre
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| BuildError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+        .map_err(|e| {
+            BuildError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())
+        })?;
     let text = out
         .secret_string()
         .ok_or_else(|| BuildError::Secret("the secret has no string value".into()))?;
-    serde_json::from_str(text)
-        .map_err(|_| BuildError::Secret("the secret must be JSON {\"privateKeyPem\", \"bindingSecret\"}".into()))
+    serde_json::from_str(text).map_err(|_| {
+        BuildError::Secret("the secret must be JSON {\"privateKeyPem\", \"bindingSecret\"}".into())
+    })
 }
 
 /// Builds the service from the environment: DynamoDB store, the key from Secrets Manager,
 /// the Amazon Pay client. Called on the first invocation, not at init.
-pub async fn build_service(env: &LambdaEnv, aws: &aws_config::SdkConfig) -> Result<Arc<Service>, BuildError> {
+pub async fn build_service(
+    env: &LambdaEnv,
+    aws: &aws_config::SdkConfig,
+) -> Result<Arc<Service>, BuildError> {
     let secret = fetch_secret(aws, &env.secret_arn).await?;
     let mut client_cfg = ClientConfig::new(
         env.region,
@@ -72,7 +78,11 @@ pub async fn build_service(env: &LambdaEnv, aws: &aws_config::SdkConfig) -> Resu
     let gateway = AmazonPayGateway::new(client, env.region, Timeouts::default());
     let store = DynamoStore::from_client(aws_sdk_dynamodb::Client::new(aws), env.table.clone());
     let mut config = ServiceConfig::new(
-        KeyScope::new(env.merchant_id.clone(), env.environment, env.namespace.clone()),
+        KeyScope::new(
+            env.merchant_id.clone(),
+            env.environment,
+            env.namespace.clone(),
+        ),
         env.store_id.clone(),
     );
     config.return_origins = env.return_origins.clone();
