@@ -155,3 +155,43 @@ pub trait Entropy: Send + Sync {
     /// 16 fresh bytes.
     fn bytes(&self) -> [u8; 16];
 }
+
+/// Why an event was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Try again later (a 5xx, a timeout, throttling).
+    #[error("delivery failed, retry: {0}")]
+    Retry(String),
+}
+
+/// Where merchant events go: EventBridge in AWS, a signed webhook locally.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Delivers one event (at least once: the receiver deduplicates by its id).
+    async fn deliver(&self, event: &crate::store::MerchantEvent) -> Result<(), DeliveryError>;
+}
+
+/// One period for a billing worker.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BillingJob {
+    /// The subscription.
+    pub subscription_id: crate::ids::SubscriptionId,
+    /// Its due period.
+    pub period: u32,
+    /// Seconds to hold it back, so the fleet's sends stay under Amazon's quota.
+    pub delay_secs: u32,
+}
+
+/// Why jobs were not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("billing queue: {0}")]
+pub struct QueueError(pub String);
+
+/// The queue between the billing scheduler and its workers: SQS in AWS, an in-process
+/// channel locally.
+#[async_trait]
+pub trait BillingQueue: Send + Sync {
+    /// Queues jobs; returns how many were accepted (the rest are due again next run).
+    async fn enqueue(&self, jobs: &[BillingJob]) -> Result<u32, QueueError>;
+}

@@ -3,6 +3,7 @@
 //! production implementations.
 
 pub mod amazon;
+pub mod events;
 pub mod lambda;
 pub mod runtime;
 pub mod sns;

@@ -1,0 +1,152 @@
+//! The billing scheduler (due periods → the queue, spread over time so the fleet stays
+//! under Amazon's Create Charge quota) and the merchant-event dispatcher (the outbox → the
+//! event sink, at least once, with backoff).
+
+use chrono::TimeDelta;
+
+use super::Service;
+use crate::error::ServiceResult;
+use crate::ports::{BillingJob, BillingQueue, DeliveryError, EventSink};
+use crate::store::*;
+
+/// What one scheduler run found and queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scheduled {
+    /// Due periods found.
+    pub found: u32,
+    /// Jobs the queue accepted.
+    pub enqueued: u32,
+}
+
+/// What one dispatcher run delivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dispatched {
+    /// Events delivered (and acknowledged).
+    pub delivered: u32,
+    /// Events that failed and were rescheduled.
+    pub rescheduled: u32,
+}
+
+/// SQS holds a message back at most 15 minutes.
+const MAX_DELAY_SECS: u32 = 900;
+
+/// The delay before an event's next delivery after `deliveries` failed ones: 5 s doubling,
+/// at most an hour (events are kept 30 days).
+pub fn redelivery_delay(deliveries: u32) -> TimeDelta {
+    let secs = 5i64.saturating_mul(1i64 << deliveries.min(20));
+    TimeDelta::seconds(secs.min(3600))
+}
+
+impl Service {
+    /// Reads the due index shard by shard (at most `budget` periods) and queues one job per
+    /// due period, the `i`-th held back `i / per_second` seconds, so a fleet of workers
+    /// charges at most `per_second` a second (Amazon's Create Charge restore rate). A
+    /// repeated or concurrent run queues a period again, harmlessly: only one claim wins.
+    pub async fn schedule_billing(
+        &self,
+        queue: &dyn BillingQueue,
+        per_second: f64,
+        budget: u32,
+    ) -> ServiceResult<Scheduled> {
+        let now = self.clock.now();
+        let mut jobs = Vec::new();
+        'shards: for shard in 0..DUE_SHARDS {
+            let mut cursor = None;
+            loop {
+                let page = self
+                    .store
+                    .due_subscriptions(shard, now, super::charge::MAX_LIST, cursor.as_ref())
+                    .await?;
+                for s in page.subscriptions {
+                    if jobs.len() as u32 >= budget {
+                        break 'shards;
+                    }
+                    let i = jobs.len() as f64;
+                    let delay = if per_second > 0.0 {
+                        (i / per_second) as u32
+                    } else {
+                        0
+                    };
+                    jobs.push(BillingJob {
+                        subscription_id: s.subscription_id,
+                        period: s.period,
+                        delay_secs: delay.min(MAX_DELAY_SECS),
+                    });
+                }
+                match page.next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        let found = jobs.len() as u32;
+        let mut enqueued = 0;
+        for chunk in jobs.chunks(10) {
+            match queue.enqueue(chunk).await {
+                Ok(n) => enqueued += n,
+                Err(e) => {
+                    // The rest stays due: the next run queues it.
+                    tracing::warn!(error = %e, "queueing billing jobs failed");
+                    break;
+                }
+            }
+        }
+        Ok(Scheduled { found, enqueued })
+    }
+
+    /// Delivers due merchant events (at most `budget`) and acknowledges each; a failed
+    /// delivery is rescheduled with backoff. At least once, with a stable id per event.
+    pub async fn dispatch_events(
+        &self,
+        sink: &dyn EventSink,
+        budget: u32,
+    ) -> ServiceResult<Dispatched> {
+        let now = self.clock.now();
+        let mut out = Dispatched::default();
+        for shard in 0..DELIVERY_SHARDS {
+            let left = budget.saturating_sub(out.delivered + out.rescheduled);
+            if left == 0 {
+                break;
+            }
+            for e in self
+                .store
+                .due_deliveries(shard, now, left.min(super::charge::MAX_LIST))
+                .await?
+            {
+                match sink.deliver(&e).await {
+                    Ok(()) => {
+                        self.store.set_delivery(&e, None).await?;
+                        out.delivered += 1;
+                    }
+                    Err(DeliveryError::Retry(why)) => {
+                        tracing::warn!(event_id = %e.event_id, deliveries = e.deliveries, %why, "event delivery failed; retrying later");
+                        self.store
+                            .set_delivery(&e, Some(now + redelivery_delay(e.deliveries)))
+                            .await?;
+                        out.rescheduled += 1;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A billing worker's job: bills the period (claims it; replays an open attempt).
+    pub async fn run_billing_job(&self, job: &BillingJob) -> ServiceResult<super::Billed> {
+        self.bill_subscription(&job.subscription_id, job.period)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redelivery_backs_off_to_an_hour() {
+        assert_eq!(redelivery_delay(0), TimeDelta::seconds(5));
+        assert_eq!(redelivery_delay(1), TimeDelta::seconds(10));
+        assert_eq!(redelivery_delay(10), TimeDelta::seconds(3600));
+        assert_eq!(redelivery_delay(u32::MAX), TimeDelta::seconds(3600));
+    }
+}
