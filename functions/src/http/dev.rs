@@ -87,11 +87,10 @@ fn loopback_host(host: &str) -> bool {
 impl<S: Send + Sync> FromRequestParts<S> for Loopback {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        let peer_ok = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .is_some_and(|ConnectInfo(a)| a.ip().is_loopback());
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let peer_ok = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .is_ok_and(|ConnectInfo(a)| a.ip().is_loopback());
         let host_ok = parts
             .headers
             .get(header::HOST)

@@ -79,6 +79,8 @@ fn param_of(path: &str, message: &str) -> Option<String> {
         ("", None) => None,
         ("", Some(n)) => Some(n.to_string()),
         (b, None) => Some(b.to_string()),
+        // Some deserializers already put the unknown field at the end of the path.
+        (b, Some(n)) if b.rsplit('.').next() == Some(n) => Some(b.to_string()),
         (b, Some(n)) => Some(format!("{b}.{n}")),
     }
 }
@@ -346,6 +348,10 @@ mod tests {
             Some("amount.amount".into())
         );
         assert_eq!(param_of(".", "invalid type: string"), None);
+        assert_eq!(
+            param_of("color", "unknown field `color`"),
+            Some("color".into())
+        );
     }
 
     #[test]
