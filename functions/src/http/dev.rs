@@ -93,9 +93,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Loopback {
             .is_ok_and(|ConnectInfo(a)| a.ip().is_loopback());
         let host_ok = parts
             .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .is_none_or(loopback_host);
+            .get_all(header::HOST)
+            .iter()
+            .all(|h| h.to_str().is_ok_and(loopback_host));
         if peer_ok && host_ok {
             Ok(Loopback)
         } else {

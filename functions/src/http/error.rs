@@ -27,9 +27,6 @@ pub enum AppError {
     /// 404 `not_found` for a path no route serves.
     #[error("no such route")]
     RouteNotFound,
-    /// 405 `method_not_allowed`.
-    #[error("method not allowed")]
-    MethodNotAllowed,
     /// 413 `payload_too_large`.
     #[error("the body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -170,11 +167,6 @@ impl AppError {
             AppError::RouteNotFound => {
                 ErrorInfo::new(StatusCode::NOT_FOUND, "not_found", "no such route")
             }
-            AppError::MethodNotAllowed => ErrorInfo::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this method is not allowed on this path",
-            ),
             AppError::PayloadTooLarge { limit } => ErrorInfo::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

@@ -42,10 +42,11 @@ fn request_id(req: &Request) -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Adds the fallbacks (404/405 with our body) and the request layer to a router.
+/// Adds the 404 fallback and the request layer to a router. A method a path does not serve
+/// gets axum's own 405 (inside the family's layers, so CORS still answers preflights), which
+/// the request layer gives our error body.
 pub(crate) fn finish(app: Router<AppState>) -> Router<AppState> {
     app.fallback(|| async { AppError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(middleware::from_fn(request_layer))
 }
 
