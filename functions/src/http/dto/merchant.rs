@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use savedwallet_app::store::{MerchantEvent, Order, Payment, Plan, Refund, RefundState};
 use savedwallet_app::usecases::BillingRun;
 
-use super::{Money, NextCursor, PaymentResult, Timestamp};
+use super::{Money, PaymentResult, Timestamp};
 
 /// A one-off amount the merchant created for a customer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -91,7 +91,7 @@ pub struct PlanList {
     /// Active plans, by id.
     pub plans: Vec<PlanDto>,
     /// Null at the end.
-    pub next_cursor: NextCursor,
+    pub next_cursor: Option<String>,
 }
 
 /// A refund's state.
@@ -185,7 +185,7 @@ pub struct EventList {
     /// Oldest first.
     pub events: Vec<EventDto>,
     /// Null at the end.
-    pub next_cursor: NextCursor,
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /admin/v1/billing/run`.

@@ -97,6 +97,3 @@ pub struct ErrorObject {
     /// `monthly_limit_exceeded`: the month's usage.
     pub monthly_usage: Option<MonthlyUsageDto>,
 }
-
-/// A page's continuation: `nextCursor` (null at the end).
-pub type NextCursor = Option<String>;

@@ -8,7 +8,7 @@ use savedwallet_app::store::{
     AttemptState, BuyerAction, BuyerActionKind, ChargeAttempt, Payment, PaymentKind, PaymentStatus,
 };
 
-use super::{time, Money, NextCursor, Timestamp};
+use super::{time, Money, Timestamp};
 
 /// A payment's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -316,7 +316,7 @@ pub struct BuyerPaymentList {
     /// Newest first.
     pub payments: Vec<BuyerPayment>,
     /// Null at the end.
-    pub next_cursor: NextCursor,
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /admin/v1/customers/{customerId}/payments`.
@@ -326,5 +326,5 @@ pub struct AdminPaymentList {
     /// Newest first.
     pub payments: Vec<AdminPayment>,
     /// Null at the end.
-    pub next_cursor: NextCursor,
+    pub next_cursor: Option<String>,
 }

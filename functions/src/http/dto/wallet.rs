@@ -8,7 +8,7 @@ use savedwallet_app::usecases::periods::period_start;
 use savedwallet_app::usecases::{ButtonConfig, SetupStarted, WalletView};
 use savedwallet_app::UsageReport;
 
-use super::{time, Money, NextCursor, PaymentResult, Timestamp};
+use super::{time, Money, PaymentResult, Timestamp};
 
 /// A wallet's counted charges this UTC month and its Saved Wallet limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -80,7 +80,7 @@ pub struct WalletList {
     /// Newest first.
     pub wallets: Vec<WalletDto>,
     /// Null at the end.
-    pub next_cursor: NextCursor,
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/wallets/setup`.
@@ -261,7 +261,7 @@ pub struct SubscriptionList {
     /// Newest first.
     pub subscriptions: Vec<SubscriptionDto>,
     /// Null at the end.
-    pub next_cursor: NextCursor,
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/subscriptions`: the subscription and its first period's payment.
