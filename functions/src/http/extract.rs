@@ -255,18 +255,6 @@ impl IdempotencyKey {
 #[derive(Debug, Clone)]
 pub struct IdemHeader(pub Option<IdempotencyKey>);
 
-impl IdemHeader {
-    /// The key, required on this route (400 `invalid_request` when missing).
-    pub fn required(self) -> Result<IdempotencyKey, AppError> {
-        self.0.ok_or_else(|| {
-            AppError::invalid(
-                "Idempotency-Key",
-                "this route requires an Idempotency-Key header",
-            )
-        })
-    }
-}
-
 impl<S: Send + Sync> FromRequestParts<S> for IdemHeader {
     type Rejection = AppError;
 

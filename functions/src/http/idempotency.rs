@@ -17,6 +17,8 @@
 
 use std::future::Future;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -29,7 +31,7 @@ use savedwallet_app::store::{IdempotencyStart, SavedResponse};
 use savedwallet_app::{Caller, ServiceError};
 
 use super::error::{AppError, ErrorInfo};
-use super::extract::{IdempotencyKey, RequestMeta};
+use super::extract::{IdemHeader, IdempotencyKey, RequestMeta};
 use super::AppState;
 
 /// `Idempotent-Replayed: true` on a replayed answer.
@@ -150,10 +152,93 @@ fn replay(saved: SavedResponse) -> Result<Answer, AppError> {
     }
 }
 
-/// Runs `f` at most once per scoped key: `f` receives the scope bytes the use case names
-/// its records by. A repeat gets the saved answer; another body, or a run still in
-/// progress, a 409.
-pub async fn keyed<F, Fut>(
+/// The request's `Idempotency-Key` (if sent) with its method, path and deadline.
+#[derive(Debug, Clone)]
+pub struct Idem {
+    meta: RequestMeta,
+    key: Option<IdempotencyKey>,
+}
+
+impl FromRequestParts<AppState> for Idem {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let meta = RequestMeta::from_request_parts(parts, state).await?;
+        let IdemHeader(key) = IdemHeader::from_request_parts(parts, state).await?;
+        Ok(Idem { meta, key })
+    }
+}
+
+impl Idem {
+    /// The key, on a route that requires one (400 `invalid_request` when missing).
+    pub fn require(&self) -> Result<&IdempotencyKey, AppError> {
+        self.key.as_ref().ok_or_else(|| {
+            AppError::invalid(
+                "Idempotency-Key",
+                "this route requires an Idempotency-Key header",
+            )
+        })
+    }
+
+    /// Runs `f` at most once per scoped key (required); `f` receives the scope bytes the
+    /// use case names its records by.
+    pub async fn keyed<F, Fut>(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        payload_hash: &str,
+        f: F,
+    ) -> Result<Answer, AppError>
+    where
+        F: FnOnce(Vec<u8>) -> Fut,
+        Fut: Future<Output = Result<Answer, AppError>>,
+    {
+        let key = self.require()?;
+        run(state, caller, &self.meta, key, payload_hash, f).await
+    }
+
+    /// [`Idem::keyed`] when the client sent a key; otherwise just `f`.
+    pub async fn optional<F, Fut>(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        payload_hash: &str,
+        f: F,
+    ) -> Result<Answer, AppError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Answer, AppError>>,
+    {
+        match &self.key {
+            Some(k) => run(state, caller, &self.meta, k, payload_hash, |_| f()).await,
+            None => f().await,
+        }
+    }
+}
+
+/// `Idempotency-Key` on a route that takes one (OpenAPI parameter).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct OptionalKey {
+    /// Makes a retry safe (≤ 255 characters): the same key and body answer the first
+    /// answer again; another body is 409 `idempotency_key_reused`.
+    #[param(rename = "Idempotency-Key")]
+    pub idempotency_key: Option<String>,
+}
+
+/// `Idempotency-Key` on a route that requires one (OpenAPI parameter).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct RequiredKey {
+    /// Required (≤ 255 characters): the same key and body answer the first answer again
+    /// and name the same record; another body is 409 `idempotency_key_reused`.
+    #[param(rename = "Idempotency-Key")]
+    pub idempotency_key: String,
+}
+
+/// Runs `f` at most once per scoped key: a repeat gets the saved answer; another body, or
+/// a run still in progress, a 409.
+async fn run<F, Fut>(
     state: &AppState,
     caller: &Caller,
     meta: &RequestMeta,
@@ -218,23 +303,4 @@ where
         tracing::warn!(error = %e, "could not finish the idempotency record");
     }
     result
-}
-
-/// [`keyed`] when the client sent a key; otherwise just `f`.
-pub async fn optional<F, Fut>(
-    state: &AppState,
-    caller: &Caller,
-    meta: &RequestMeta,
-    key: Option<&IdempotencyKey>,
-    payload_hash: &str,
-    f: F,
-) -> Result<Answer, AppError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Answer, AppError>>,
-{
-    match key {
-        Some(k) => keyed(state, caller, meta, k, payload_hash, |_| f()).await,
-        None => f().await,
-    }
 }

@@ -15,10 +15,8 @@ use crate::http::dto::{
     SubscriptionList, WalletList,
 };
 use crate::http::error::AppError;
-use crate::http::extract::{
-    IdemHeader, JsonBody, ListParams, OptionalJson, PathId, Query, RequestMeta,
-};
-use crate::http::idempotency::{self, Answer};
+use crate::http::extract::{JsonBody, ListParams, OptionalJson, PathId, Query};
+use crate::http::idempotency::{Answer, Idem, OptionalKey, RequiredKey};
 use crate::http::request::{note, Note};
 use crate::http::AppState;
 
@@ -52,7 +50,7 @@ pub(crate) async fn put_plan(
 /// Creates an order: an amount the customer pays with `POST /v1/orders/{orderId}/pay`.
 #[utoipa::path(post, path = "/admin/v1/orders", tag = "admin",
     security(("admin" = [])), request_body = OrderBody,
-    params(("Idempotency-Key" = String, Header, description = "Required")),
+    params(RequiredKey),
     responses(
         (status = 201, description = "The order", body = OrderDto),
         (status = "4XX", description = "Refused", body = ErrorBody),
@@ -60,36 +58,28 @@ pub(crate) async fn put_plan(
 pub(crate) async fn create_order(
     State(st): State<AppState>,
     _admin: Admin,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     body: JsonBody<OrderBody>,
 ) -> Result<Answer, AppError> {
-    let key = key.required()?;
+    idem.require()?;
     body.value.check()?;
-    idempotency::keyed(
-        &st,
-        &Caller::Merchant,
-        &meta,
-        &key,
-        &body.hash,
-        |scope| async {
-            let b = &body.value;
-            let input = NewOrder {
-                customer_id: b.customer_id.clone(),
-                amount: b.amount.input(),
-                description: b.description.clone(),
-                capture_now: b.capture_now,
-                soft_descriptor: b.soft_descriptor.clone(),
-                scope,
-            };
-            let order = st.service().create_order(input).await?;
-            note(Note {
-                order_id: Some(order.order_id.as_str()),
-                ..Note::default()
-            });
-            Answer::created(OrderDto::new(&order, None))
-        },
-    )
+    idem.keyed(&st, &Caller::Merchant, &body.hash, |scope| async {
+        let b = &body.value;
+        let input = NewOrder {
+            customer_id: b.customer_id.clone(),
+            amount: b.amount.input(),
+            description: b.description.clone(),
+            capture_now: b.capture_now,
+            soft_descriptor: b.soft_descriptor.clone(),
+            scope,
+        };
+        let order = st.service().create_order(input).await?;
+        note(Note {
+            order_id: Some(order.order_id.as_str()),
+            ..Note::default()
+        });
+        Answer::created(OrderDto::new(&order, None))
+    })
     .await
 }
 
@@ -183,7 +173,7 @@ pub(crate) async fn events(
 /// Runs one billing cycle now.
 #[utoipa::path(post, path = "/admin/v1/billing/run", tag = "admin",
     security(("admin" = [])), request_body(content = EmptyBody, description = "Optional"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    params(OptionalKey),
     responses(
         (status = 200, description = "What the cycle did", body = BillingRunDto),
         (status = "4XX", description = "Refused", body = ErrorBody),
@@ -192,20 +182,12 @@ pub(crate) async fn events(
 pub(crate) async fn billing_run(
     State(st): State<AppState>,
     _admin: Admin,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     OptionalJson(body): OptionalJson<EmptyBody>,
 ) -> Result<Answer, AppError> {
-    idempotency::optional(
-        &st,
-        &Caller::Merchant,
-        &meta,
-        key.0.as_ref(),
-        &body.hash,
-        || async {
-            let run = st.service().bill_due(25).await?;
-            Answer::ok(BillingRunDto::from(run))
-        },
-    )
+    idem.optional(&st, &Caller::Merchant, &body.hash, || async {
+        let run = st.service().bill_due(25).await?;
+        Answer::ok(BillingRunDto::from(run))
+    })
     .await
 }

@@ -11,10 +11,8 @@ use crate::http::buyer::payments_page;
 use crate::http::dto::input::{CaptureBody, EmptyBody, MerchantChargeBody, RefundBody};
 use crate::http::dto::{AdminPayment, AdminPaymentList, ErrorBody, PaymentResult, RefundDto};
 use crate::http::error::AppError;
-use crate::http::extract::{
-    IdemHeader, JsonBody, ListParams, OptionalJson, PathId, Query, RequestMeta,
-};
-use crate::http::idempotency::{self, Answer};
+use crate::http::extract::{JsonBody, ListParams, OptionalJson, PathId, Query};
+use crate::http::idempotency::{Answer, Idem, OptionalKey, RequiredKey};
 use crate::http::request::{note, note_payment, Note};
 use crate::http::AppState;
 
@@ -22,7 +20,7 @@ use crate::http::AppState;
 /// named by the Idempotency-Key.
 #[utoipa::path(post, path = "/admin/v1/payments", tag = "admin",
     security(("admin" = [])), request_body = MerchantChargeBody,
-    params(("Idempotency-Key" = String, Header, description = "Required")),
+    params(RequiredKey),
     responses(
         (status = 201, description = "An attempt was made (see status)", body = PaymentResult),
         (status = 200, description = "The payment this key made earlier", body = PaymentResult),
@@ -32,30 +30,22 @@ use crate::http::AppState;
 pub(crate) async fn charge(
     State(st): State<AppState>,
     _admin: Admin,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     body: JsonBody<MerchantChargeBody>,
 ) -> Result<Answer, AppError> {
-    let key = key.required()?;
+    idem.require()?;
     let wallet_id = body.value.check()?;
-    idempotency::keyed(
-        &st,
-        &Caller::Merchant,
-        &meta,
-        &key,
-        &body.hash,
-        |scope| async {
-            let req = MerchantCharge {
-                wallet_id,
-                amount: body.value.amount.input(),
-                reason: body.value.reason.clone(),
-                scope,
-            };
-            let (payment, made) = st.service().merchant_charge(req).await?;
-            note_payment(&payment);
-            Answer::made(made, PaymentResult::from(&payment))
-        },
-    )
+    idem.keyed(&st, &Caller::Merchant, &body.hash, |scope| async {
+        let req = MerchantCharge {
+            wallet_id,
+            amount: body.value.amount.input(),
+            reason: body.value.reason.clone(),
+            scope,
+        };
+        let (payment, made) = st.service().merchant_charge(req).await?;
+        note_payment(&payment);
+        Answer::made(made, PaymentResult::from(&payment))
+    })
     .await
 }
 
@@ -81,7 +71,7 @@ pub(crate) async fn get(
 #[utoipa::path(post, path = "/admin/v1/payments/{paymentId}/capture", tag = "admin",
     security(("admin" = [])), request_body(content = CaptureBody, description = "Optional"),
     params(("paymentId" = String, Path, description = "Payment id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+        OptionalKey),
     responses(
         (status = 200, description = "The payment", body = PaymentResult),
         (status = "4XX", description = "404; 422 payment_not_capturable", body = ErrorBody),
@@ -90,25 +80,17 @@ pub(crate) async fn get(
 pub(crate) async fn capture(
     State(st): State<AppState>,
     _admin: Admin,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     PathId(id): PathId<PaymentId>,
     OptionalJson(body): OptionalJson<CaptureBody>,
 ) -> Result<Answer, AppError> {
     body.value.check()?;
     let amount = body.value.amount.as_ref().map(|m| m.input());
-    idempotency::optional(
-        &st,
-        &Caller::Merchant,
-        &meta,
-        key.0.as_ref(),
-        &body.hash,
-        || async {
-            let payment = st.service().capture_payment(&id, amount.as_ref()).await?;
-            note_payment(&payment);
-            Answer::ok(PaymentResult::from(&payment))
-        },
-    )
+    idem.optional(&st, &Caller::Merchant, &body.hash, || async {
+        let payment = st.service().capture_payment(&id, amount.as_ref()).await?;
+        note_payment(&payment);
+        Answer::ok(PaymentResult::from(&payment))
+    })
     .await
 }
 
@@ -116,7 +98,7 @@ pub(crate) async fn capture(
 #[utoipa::path(post, path = "/admin/v1/payments/{paymentId}/cancel", tag = "admin",
     security(("admin" = [])), request_body(content = EmptyBody, description = "Optional"),
     params(("paymentId" = String, Path, description = "Payment id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+        OptionalKey),
     responses(
         (status = 200, description = "The payment, canceled", body = PaymentResult),
         (status = "4XX", description = "404; 409 conflict (not cancelable)", body = ErrorBody),
@@ -125,23 +107,15 @@ pub(crate) async fn capture(
 pub(crate) async fn cancel(
     State(st): State<AppState>,
     _admin: Admin,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     PathId(id): PathId<PaymentId>,
     OptionalJson(body): OptionalJson<EmptyBody>,
 ) -> Result<Answer, AppError> {
-    idempotency::optional(
-        &st,
-        &Caller::Merchant,
-        &meta,
-        key.0.as_ref(),
-        &body.hash,
-        || async {
-            let payment = st.service().cancel_payment(&Caller::Merchant, &id).await?;
-            note_payment(&payment);
-            Answer::ok(PaymentResult::from(&payment))
-        },
-    )
+    idem.optional(&st, &Caller::Merchant, &body.hash, || async {
+        let payment = st.service().cancel_payment(&Caller::Merchant, &id).await?;
+        note_payment(&payment);
+        Answer::ok(PaymentResult::from(&payment))
+    })
     .await
 }
 
@@ -149,7 +123,7 @@ pub(crate) async fn cancel(
 #[utoipa::path(post, path = "/admin/v1/payments/{paymentId}/refunds", tag = "admin",
     security(("admin" = [])), request_body = RefundBody,
     params(("paymentId" = String, Path, description = "Payment id"),
-        ("Idempotency-Key" = String, Header, description = "Required")),
+        RequiredKey),
     responses(
         (status = 201, description = "The refund", body = RefundDto),
         (status = "4XX", description = "404; 422 refund_exceeds_captured, payment_not_capturable, currency_mismatch", body = ErrorBody),
@@ -158,35 +132,27 @@ pub(crate) async fn cancel(
 pub(crate) async fn refund(
     State(st): State<AppState>,
     _admin: Admin,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     PathId(payment_id): PathId<PaymentId>,
     body: JsonBody<RefundBody>,
 ) -> Result<Answer, AppError> {
-    let key = key.required()?;
+    idem.require()?;
     body.value.check()?;
-    idempotency::keyed(
-        &st,
-        &Caller::Merchant,
-        &meta,
-        &key,
-        &body.hash,
-        |scope| async {
-            let req = NewRefund {
-                payment_id,
-                amount: body.value.amount.input(),
-                reason: body.value.reason.clone(),
-                scope,
-            };
-            let refund = st.service().refund_payment(req).await?;
-            note(Note {
-                payment_id: Some(refund.payment_id.as_str()),
-                refund_id: Some(refund.refund_id.as_str()),
-                ..Note::default()
-            });
-            Answer::created(RefundDto::from(&refund))
-        },
-    )
+    idem.keyed(&st, &Caller::Merchant, &body.hash, |scope| async {
+        let req = NewRefund {
+            payment_id,
+            amount: body.value.amount.input(),
+            reason: body.value.reason.clone(),
+            scope,
+        };
+        let refund = st.service().refund_payment(req).await?;
+        note(Note {
+            payment_id: Some(refund.payment_id.as_str()),
+            refund_id: Some(refund.refund_id.as_str()),
+            ..Note::default()
+        });
+        Answer::created(RefundDto::from(&refund))
+    })
     .await
 }
 

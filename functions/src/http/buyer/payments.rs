@@ -12,10 +12,8 @@ use crate::http::cursor;
 use crate::http::dto::input::{CheckoutSessionBody, PayOrderBody, RetryBody};
 use crate::http::dto::{BuyerPayment, BuyerPaymentList, ErrorBody, OrderDto, PaymentResult};
 use crate::http::error::AppError;
-use crate::http::extract::{
-    IdemHeader, JsonBody, ListParams, OptionalJson, PathId, Query, RequestMeta,
-};
-use crate::http::idempotency::{self, Answer};
+use crate::http::extract::{JsonBody, ListParams, OptionalJson, PathId, Query};
+use crate::http::idempotency::{Answer, Idem, OptionalKey};
 use crate::http::request::{note, note_payment, Note};
 use crate::http::AppState;
 
@@ -53,7 +51,7 @@ pub(crate) async fn order_as(
 #[utoipa::path(post, path = "/v1/orders/{orderId}/pay", tag = "payments",
     security(("buyer" = [])), request_body = PayOrderBody,
     params(("orderId" = String, Path, description = "Order id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+        OptionalKey),
     responses(
         (status = 201, description = "An attempt was made (see status)", body = PaymentResult),
         (status = "4XX", description = "404: order or wallet; 409 order_has_payment (with paymentId); 422: refused before any attempt", body = ErrorBody),
@@ -62,8 +60,7 @@ pub(crate) async fn order_as(
 pub(crate) async fn pay_order(
     State(st): State<AppState>,
     buyer: Buyer,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     PathId(order_id): PathId<OrderId>,
     body: JsonBody<PayOrderBody>,
 ) -> Result<Answer, AppError> {
@@ -74,7 +71,7 @@ pub(crate) async fn pay_order(
         ..Note::default()
     });
     let caller = buyer.caller();
-    idempotency::optional(&st, &caller, &meta, key.0.as_ref(), &body.hash, || async {
+    idem.optional(&st, &caller, &body.hash, || async {
         let req = PayOrder {
             order_id,
             wallet_id,
@@ -150,7 +147,7 @@ pub(crate) async fn get(
 #[utoipa::path(post, path = "/v1/payments/{paymentId}/retry", tag = "payments",
     security(("buyer" = [])), request_body(content = RetryBody, description = "Optional"),
     params(("paymentId" = String, Path, description = "Payment id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+        OptionalKey),
     responses(
         (status = 201, description = "An attempt was made (see status)", body = PaymentResult),
         (status = 200, description = "An earlier attempt's outcome", body = PaymentResult),
@@ -160,15 +157,14 @@ pub(crate) async fn get(
 pub(crate) async fn retry(
     State(st): State<AppState>,
     buyer: Buyer,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     PathId(payment_id): PathId<PaymentId>,
     OptionalJson(body): OptionalJson<RetryBody>,
 ) -> Result<Answer, AppError> {
     rate_limit(&st, &buyer)?;
     let wallet_id = body.value.check(&st)?;
     let caller = buyer.caller();
-    idempotency::optional(&st, &caller, &meta, key.0.as_ref(), &body.hash, || async {
+    idem.optional(&st, &caller, &body.hash, || async {
         let req = RetryPayment {
             payment_id,
             wallet_id,
@@ -186,7 +182,7 @@ pub(crate) async fn retry(
 #[utoipa::path(post, path = "/v1/payments/{paymentId}/complete", tag = "payments",
     security(("buyer" = [])), request_body = CheckoutSessionBody,
     params(("paymentId" = String, Path, description = "Payment id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+        OptionalKey),
     responses(
         (status = 200, description = "The payment", body = PaymentResult),
         (status = "4XX", description = "404: payment or session not the caller's; 409 checkout_session_mismatch", body = ErrorBody),
@@ -195,15 +191,14 @@ pub(crate) async fn retry(
 pub(crate) async fn complete(
     State(st): State<AppState>,
     buyer: Buyer,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     PathId(payment_id): PathId<PaymentId>,
     body: JsonBody<CheckoutSessionBody>,
 ) -> Result<Answer, AppError> {
     rate_limit(&st, &buyer)?;
     let session = body.value.check()?;
     let caller = buyer.caller();
-    idempotency::optional(&st, &caller, &meta, key.0.as_ref(), &body.hash, || async {
+    idem.optional(&st, &caller, &body.hash, || async {
         let payment = st
             .service()
             .complete_payment(&buyer.0, &payment_id, &session)

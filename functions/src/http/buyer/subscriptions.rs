@@ -14,8 +14,8 @@ use crate::http::dto::{
     ErrorBody, PlanDto, PlanList, SubscriptionCreated, SubscriptionDto, SubscriptionList,
 };
 use crate::http::error::AppError;
-use crate::http::extract::{IdemHeader, JsonBody, ListParams, PathId, Query, RequestMeta};
-use crate::http::idempotency::{self, Answer};
+use crate::http::extract::{JsonBody, ListParams, PathId, Query};
+use crate::http::idempotency::{Answer, Idem, RequiredKey};
 use crate::http::request::{note, note_payment, Note};
 use crate::http::AppState;
 
@@ -55,7 +55,7 @@ pub(crate) async fn plans(
 /// Subscribes the caller to an active plan; the first period is charged now (CITR).
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions",
     security(("buyer" = [])), request_body = SubscribeBody,
-    params(("Idempotency-Key" = String, Header, description = "Required")),
+    params(RequiredKey),
     responses(
         (status = 201, description = "Subscribed; an attempt was made (see payment.status)", body = SubscriptionCreated),
         (status = 200, description = "The subscription this key made earlier", body = SubscriptionCreated),
@@ -65,15 +65,14 @@ pub(crate) async fn plans(
 pub(crate) async fn subscribe(
     State(st): State<AppState>,
     buyer: Buyer,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     body: JsonBody<SubscribeBody>,
 ) -> Result<Answer, AppError> {
     rate_limit(&st, &buyer)?;
-    let key = key.required()?;
+    idem.require()?;
     let (wallet_id, plan_id) = body.value.check(&st)?;
     let caller = buyer.caller();
-    idempotency::keyed(&st, &caller, &meta, &key, &body.hash, |scope| async {
+    idem.keyed(&st, &caller, &body.hash, |scope| async {
         let req = Subscribe {
             wallet_id,
             plan_id,

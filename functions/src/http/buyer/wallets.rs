@@ -11,8 +11,8 @@ use crate::http::cursor;
 use crate::http::dto::input::{body_id, return_url, CheckoutSessionBody, SetupBody};
 use crate::http::dto::{ButtonConfigDto, ErrorBody, SetupStartedDto, WalletDto, WalletList};
 use crate::http::error::AppError;
-use crate::http::extract::{IdemHeader, JsonBody, ListParams, PathId, Query, RequestMeta};
-use crate::http::idempotency::{self, Answer};
+use crate::http::extract::{JsonBody, ListParams, PathId, Query};
+use crate::http::idempotency::{Answer, Idem, OptionalKey};
 use crate::http::request::{note, Note};
 use crate::http::AppState;
 
@@ -65,7 +65,7 @@ pub(crate) async fn button(
 /// Starts Saved Wallet setup: a setup-only Checkout Session bound to the caller.
 #[utoipa::path(post, path = "/v1/wallets/setup", tag = "wallets",
     security(("buyer" = [])), request_body = SetupBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    params(OptionalKey),
     responses(
         (status = 201, description = "Send the buyer to redirectUrl", body = SetupStartedDto),
         (status = "4XX", description = "Refused", body = ErrorBody),
@@ -74,14 +74,13 @@ pub(crate) async fn button(
 pub(crate) async fn setup(
     State(st): State<AppState>,
     buyer: Buyer,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     body: JsonBody<SetupBody>,
 ) -> Result<Answer, AppError> {
     rate_limit(&st, &buyer)?;
     body.value.check(&st)?;
     let caller = buyer.caller();
-    idempotency::optional(&st, &caller, &meta, key.0.as_ref(), &body.hash, || async {
+    idem.optional(&st, &caller, &body.hash, || async {
         let s = st
             .service()
             .start_wallet_setup(&buyer.0, &body.value.return_url)
@@ -94,7 +93,7 @@ pub(crate) async fn setup(
 /// Completes setup (or an Update page return) and stores the wallet as the caller's.
 #[utoipa::path(post, path = "/v1/wallets", tag = "wallets",
     security(("buyer" = [])), request_body = CheckoutSessionBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    params(OptionalKey),
     responses(
         (status = 201, description = "A new wallet", body = WalletDto),
         (status = 200, description = "An owned wallet (Update page return, or a repeat)", body = WalletDto),
@@ -104,14 +103,13 @@ pub(crate) async fn setup(
 pub(crate) async fn complete(
     State(st): State<AppState>,
     buyer: Buyer,
-    meta: RequestMeta,
-    key: IdemHeader,
+    idem: Idem,
     body: JsonBody<CheckoutSessionBody>,
 ) -> Result<Answer, AppError> {
     rate_limit(&st, &buyer)?;
     let session = body.value.check()?;
     let caller = buyer.caller();
-    idempotency::optional(&st, &caller, &meta, key.0.as_ref(), &body.hash, || async {
+    idem.optional(&st, &caller, &body.hash, || async {
         let (view, new) = st
             .service()
             .complete_wallet_setup(&buyer.0, &session)
