@@ -134,6 +134,11 @@ pub fn note(n: Note<'_>) {
     }
 }
 
+/// Records one id (`"wallet_id"`, `"order_id"`, …) on the current request span.
+pub fn note_id(field: &'static str, id: &str) {
+    tracing::Span::current().record(field, id);
+}
+
 /// Records a payment's ids on the current request span.
 pub fn note_payment(p: &savedwallet_app::store::Payment) {
     note(Note {

@@ -17,7 +17,7 @@ use crate::http::dto::{
 use crate::http::error::AppError;
 use crate::http::extract::{JsonBody, ListParams, OptionalJson, PathId, Query};
 use crate::http::idempotency::{Answer, Idem, OptionalKey, RequiredKey};
-use crate::http::request::{note, Note};
+use crate::http::request::note_id;
 use crate::http::AppState;
 
 /// Creates or replaces a plan (a new price applies from each subscription's next period).
@@ -74,10 +74,7 @@ pub(crate) async fn create_order(
             scope,
         };
         let order = st.service().create_order(input).await?;
-        note(Note {
-            order_id: Some(order.order_id.as_str()),
-            ..Note::default()
-        });
+        note_id("order_id", order.order_id.as_str());
         Answer::created(OrderDto::new(&order, None))
     })
     .await

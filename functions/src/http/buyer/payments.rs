@@ -14,7 +14,7 @@ use crate::http::dto::{BuyerPayment, BuyerPaymentList, ErrorBody, OrderDto, Paym
 use crate::http::error::AppError;
 use crate::http::extract::{JsonBody, ListParams, OptionalJson, PathId, Query};
 use crate::http::idempotency::{Answer, Idem, OptionalKey};
-use crate::http::request::{note, note_payment, Note};
+use crate::http::request::{note_id, note_payment};
 use crate::http::AppState;
 
 /// An owned order and its payment.
@@ -39,10 +39,7 @@ pub(crate) async fn order_as(
     caller: &Caller,
     id: &OrderId,
 ) -> Result<Answer, AppError> {
-    note(Note {
-        order_id: Some(id.as_str()),
-        ..Note::default()
-    });
+    note_id("order_id", id.as_str());
     let (order, payment) = st.service().get_order(caller, id).await?;
     Answer::ok(OrderDto::new(&order, payment.as_ref()))
 }
@@ -66,10 +63,7 @@ pub(crate) async fn pay_order(
 ) -> Result<Answer, AppError> {
     rate_limit(&st, &buyer)?;
     let wallet_id = body.value.check(&st)?;
-    note(Note {
-        order_id: Some(order_id.as_str()),
-        ..Note::default()
-    });
+    note_id("order_id", order_id.as_str());
     let caller = buyer.caller();
     idem.optional(&st, &caller, &body.hash, || async {
         let req = PayOrder {

@@ -16,7 +16,7 @@ use crate::http::dto::{
 use crate::http::error::AppError;
 use crate::http::extract::{JsonBody, ListParams, PathId, Query};
 use crate::http::idempotency::{Answer, Idem, RequiredKey};
-use crate::http::request::{note, note_payment, Note};
+use crate::http::request::{note_id, note_payment};
 use crate::http::AppState;
 
 /// The active plans, by id.
@@ -81,10 +81,7 @@ pub(crate) async fn subscribe(
         };
         let (sub, payment, made) = st.service().subscribe(&buyer.0, req).await?;
         note_payment(&payment);
-        note(Note {
-            subscription_id: Some(sub.subscription_id.as_str()),
-            ..Note::default()
-        });
+        note_id("subscription_id", sub.subscription_id.as_str());
         Answer::made(
             made,
             SubscriptionCreated {
@@ -152,10 +149,7 @@ pub(crate) async fn get(
     buyer: Buyer,
     PathId(id): PathId<SubscriptionId>,
 ) -> Result<Answer, AppError> {
-    note(Note {
-        subscription_id: Some(id.as_str()),
-        ..Note::default()
-    });
+    note_id("subscription_id", id.as_str());
     let (sub, latest) = st.service().get_subscription(&buyer.caller(), &id).await?;
     Answer::ok(SubscriptionDto::new(&sub, latest.as_ref()))
 }
@@ -211,10 +205,7 @@ pub(crate) async fn cancel_as(
     caller: &Caller,
     id: &SubscriptionId,
 ) -> Result<Answer, AppError> {
-    note(Note {
-        subscription_id: Some(id.as_str()),
-        ..Note::default()
-    });
+    note_id("subscription_id", id.as_str());
     let sub = st.service().cancel_subscription(caller, id).await?;
     let (sub, latest) = st
         .service()

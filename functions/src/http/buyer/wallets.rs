@@ -13,7 +13,7 @@ use crate::http::dto::{ButtonConfigDto, ErrorBody, SetupStartedDto, WalletDto, W
 use crate::http::error::AppError;
 use crate::http::extract::{JsonBody, ListParams, PathId, Query};
 use crate::http::idempotency::{Answer, Idem, OptionalKey};
-use crate::http::request::{note, Note};
+use crate::http::request::note_id;
 use crate::http::AppState;
 
 /// `?walletId=&returnUrl=` of the button config.
@@ -114,10 +114,7 @@ pub(crate) async fn complete(
             .service()
             .complete_wallet_setup(&buyer.0, &session)
             .await?;
-        note(Note {
-            wallet_id: Some(view.wallet.wallet_id.as_str()),
-            ..Note::default()
-        });
+        note_id("wallet_id", view.wallet.wallet_id.as_str());
         Answer::made(new, WalletDto::from(&view))
     })
     .await
@@ -167,10 +164,7 @@ pub(crate) async fn get(
     buyer: Buyer,
     PathId(id): PathId<WalletId>,
 ) -> Result<Answer, AppError> {
-    note(Note {
-        wallet_id: Some(id.as_str()),
-        ..Note::default()
-    });
+    note_id("wallet_id", id.as_str());
     let view = st.service().get_wallet(&buyer.caller(), &id).await?;
     Answer::ok(WalletDto::from(&view))
 }
@@ -191,10 +185,7 @@ pub(crate) async fn close(
     PathId(id): PathId<WalletId>,
 ) -> Result<Answer, AppError> {
     rate_limit(&st, &buyer)?;
-    note(Note {
-        wallet_id: Some(id.as_str()),
-        ..Note::default()
-    });
+    note_id("wallet_id", id.as_str());
     let view = st.service().close_wallet(&buyer.caller(), &id).await?;
     Answer::ok(WalletDto::from(&view))
 }
