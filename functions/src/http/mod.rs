@@ -170,6 +170,12 @@ fn assemble(state: AppState, dev: Option<DevTools>) -> Router {
     request::finish(app).with_state(state)
 }
 
+/// Serves [`lambda_app`] on the Lambda runtime (the Lambda bins' whole `main` after
+/// building the state). Needs the Lambda environment (`AWS_LAMBDA_RUNTIME_API`, …).
+pub async fn run_lambda(state: AppState) -> Result<(), lambda_http::Error> {
+    lambda_http::run(lambda_app(state)).await
+}
+
 /// Every `(method, path)` [`lambda_app`] serves, from the tables its routers are built from.
 pub fn lambda_route_table() -> Vec<&'static RouteSpec> {
     routes::tables(false)
