@@ -1,9 +1,10 @@
 //! Adapters and entry points: the store (DynamoDB, embedded), the Amazon Pay gateway over
-//! the signing client, SNS/IPN verification, the Lambda configuration, the ports'
-//! production implementations.
+//! the signing client, SNS/IPN verification, the HTTP API, merchant-event sinks, the
+//! Lambda configuration, the ports' production implementations.
 
 pub mod amazon;
 pub mod events;
+pub mod http;
 pub mod lambda;
 pub mod runtime;
 pub mod sns;
