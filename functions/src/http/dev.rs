@@ -1,6 +1,7 @@
 //! Local-only routes (`savedwallet local`): `POST /dev/token` mints a dev JWT with the
 //! per-install local key, `POST /dev/clock/advance` moves the simulator's clock and the
-//! service's together. They exist only in [`super::local_app`], and answer only loopback
+//! service's together, `POST /dev/jobs/run` runs one pass of the background jobs at once
+//! (IPN deliveries settled, billing, reconciler, merchant events). They exist only in [`super::local_app`], and answer only loopback
 //! callers that name a loopback host (anything else gets the same 404 as a missing route,
 //! and so does a server started without connect info).
 
@@ -33,6 +34,30 @@ use super::AppState;
 pub trait DevHooks: Send + Sync {
     /// Advances both clocks; returns the new now.
     async fn advance_clock(&self, by: Duration) -> Result<DateTime<Utc>, String>;
+
+    /// Waits until the simulator's IPNs are delivered, then runs one pass of every
+    /// background job (what the local stack's loops do on their own, now).
+    async fn run_jobs(&self) -> Result<JobsReport, String> {
+        Err("this stack runs no background jobs".into())
+    }
+}
+
+/// What one pass of the background jobs did (`POST /dev/jobs/run`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobsReport {
+    /// Due subscription periods found by the scheduler.
+    pub due: u32,
+    /// Periods charged (sent or replayed).
+    pub charged: u32,
+    /// Periods waiting (wallet not chargeable, monthly limit reached).
+    pub waiting: u32,
+    /// Payments the reconciler looked at.
+    pub reconciled: u32,
+    /// Merchant events delivered.
+    pub events_delivered: u32,
+    /// Merchant event deliveries that failed and were rescheduled.
+    pub events_rescheduled: u32,
 }
 
 /// What the dev routes need.
@@ -59,6 +84,7 @@ impl std::fmt::Debug for DevTools {
 pub(crate) static ROUTES: &[RouteSpec] = &[
     route(Method::POST, "/dev/token", |m| on(m, token)),
     route(Method::POST, "/dev/clock/advance", |m| on(m, advance)),
+    route(Method::POST, "/dev/jobs/run", |m| on(m, run_jobs)),
 ];
 
 /// The dev router; only [`super::local_app`] builds it.
@@ -150,6 +176,24 @@ pub(crate) async fn advance(
     Answer::ok(ClockNow {
         now: Timestamp(now),
     })
+}
+
+/// Runs one pass of the background jobs now (local stack only).
+#[utoipa::path(post, path = "/dev/jobs/run", tag = "dev",
+    responses(
+        (status = 200, description = "What the pass did (local stack only; absent in AWS)", body = JobsReport),
+        (status = "4XX", description = "Refused (404 for non-loopback callers)", body = ErrorBody),
+    ))]
+pub(crate) async fn run_jobs(
+    _loopback: Loopback,
+    Extension(dev): Extension<DevTools>,
+) -> Result<Answer, AppError> {
+    let report = dev
+        .hooks
+        .run_jobs()
+        .await
+        .map_err(|e| AppError::Service(savedwallet_app::ServiceError::Internal(e)))?;
+    Answer::ok(report)
 }
 
 #[cfg(test)]

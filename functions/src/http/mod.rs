@@ -23,6 +23,7 @@ pub mod dev;
 pub mod dto;
 pub mod error;
 pub mod extract;
+mod functions;
 pub mod idempotency;
 pub mod ipn;
 mod ipn_sns;
@@ -39,8 +40,9 @@ use axum::Router;
 use savedwallet_app::{Origin, Service};
 
 pub use auth::{AdminToken, AuthMode, JwtClaims, JwtVerifier, LocalAuth, LocalIssuer};
-pub use dev::{DevHooks, DevTools};
+pub use dev::{DevHooks, DevTools, JobsReport};
 pub use error::AppError;
+pub use functions::{function_app, LambdaFunction};
 pub use ipn::{IpnDelivery, IpnRefusal, IpnVerifier, RefusalClass, SubscriptionConfirmation};
 pub use ratelimit::RateLimit;
 pub use routes::RouteSpec;
@@ -169,12 +171,6 @@ fn assemble(state: AppState, dev: Option<DevTools>) -> Router {
         app = app.merge(dev::dev_routes(dev));
     }
     request::finish(app).with_state(state)
-}
-
-/// Serves [`lambda_app`] on the Lambda runtime (the Lambda bins' whole `main` after
-/// building the state). Needs the Lambda environment (`AWS_LAMBDA_RUNTIME_API`, …).
-pub async fn run_lambda(state: AppState) -> Result<(), lambda_http::Error> {
-    lambda_http::run(lambda_app(state)).await
 }
 
 /// Every `(method, path)` [`lambda_app`] serves, from the tables its routers are built from.

@@ -57,6 +57,7 @@ use super::{admin, buyer, dev, ipn, meta};
         ipn::ipn,
         dev::token,
         dev::advance,
+        dev::run_jobs,
         meta::health,
         meta::document,
     ),

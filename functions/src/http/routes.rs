@@ -39,11 +39,22 @@ pub(crate) const fn route(
 
 /// A router serving exactly `table`.
 pub(crate) fn build(table: &'static [RouteSpec]) -> Router<AppState> {
-    table.iter().fold(Router::new(), |router, r| {
-        // Only the standard methods appear in the tables, and each maps to a filter.
-        let filter = MethodFilter::try_from(r.method.clone()).unwrap_or(MethodFilter::GET);
-        router.route(r.path, (r.handler)(filter))
-    })
+    build_where(table, |_| true)
+}
+
+/// A router serving the routes of `table` that `keep` accepts.
+pub(crate) fn build_where(
+    table: &'static [RouteSpec],
+    keep: impl Fn(&RouteSpec) -> bool,
+) -> Router<AppState> {
+    table
+        .iter()
+        .filter(|r| keep(r))
+        .fold(Router::new(), |router, r| {
+            // Only the standard methods appear in the tables, and each maps to a filter.
+            let filter = MethodFilter::try_from(r.method.clone()).unwrap_or(MethodFilter::GET);
+            router.route(r.path, (r.handler)(filter))
+        })
 }
 
 /// The tables of the Lambda app, plus the dev family's for the local app.

@@ -3,6 +3,7 @@
 //! init path), and JSON tracing.
 
 pub mod env;
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::amazon::{AmazonPayGateway, Timeouts};
 use crate::runtime::OsEntropy;
 use crate::store::DynamoStore;
 pub use env::{EnvError, LambdaEnv};
+pub use serve::{serve, StartError};
 
 /// Why the service could not be built.
 #[derive(Debug, thiserror::Error)]
