@@ -1,10 +1,11 @@
-//! `savedwallet`: the operator's command line — call Amazon Pay by hand, run the sandbox
-//! simulator, and (later) the whole local stack.
+//! `savedwallet`: the operator's command line — the whole local stack, call Amazon Pay by
+//! hand, run the sandbox simulator alone, make signing keys.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod keys;
+mod local_cmd;
 mod pay;
 mod sandbox_cmd;
 
@@ -18,6 +19,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole stack locally: API, IPN endpoint, sandbox simulator, store, jobs.
+    Local(local_cmd::LocalArgs),
     /// Call any Amazon Pay API v2 operation (signed) and print the response JSON.
     Pay(pay::PayArgs),
     /// Manage signing keys.
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match cli.command {
+            Command::Local(args) => local_cmd::run(args).await,
             Command::Pay(args) => pay::run(args).await,
             Command::Keys(args) => keys::run(args).await,
             Command::Sandbox(args) => sandbox_cmd::run(args).await,
