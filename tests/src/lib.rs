@@ -1,0 +1,319 @@
+//! The whole-system harness: a [`LocalStack`] started in-process on free loopback ports
+//! (the same code `savedwallet local` runs) and driven only over HTTP — the API with dev
+//! JWTs and the admin token, the sandbox's hosted pages as a buyer would use them, and the
+//! sandbox's control API and ledger to inject faults and check what Amazon saw.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub use savedwallet_cli::stack::{LocalStack, StackOptions};
+pub use savedwallet_sandbox::buyer::{returned_session, Buyer};
+pub use savedwallet_sandbox::{MfaOutcome, Preset};
+
+/// Where buyers come back to (the stack's allowed frontend origin).
+pub const FRONTEND: &str = "http://localhost:3000";
+
+/// A running system and an HTTP client.
+pub struct System {
+    /// The stack (its `info` has the URLs and the admin token).
+    pub stack: LocalStack,
+    /// The HTTP client (no redirects followed).
+    pub http: reqwest::Client,
+    /// The buyer on the sandbox's hosted pages.
+    pub buyer: Buyer,
+}
+
+/// An answer: status, headers, JSON body (`Null` when not JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// JSON body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:#}",
+            self.body
+        );
+        &self.body
+    }
+
+    /// Asserts an error answer with `code`.
+    #[track_caller]
+    pub fn error(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:#}",
+            self.body
+        );
+        assert_eq!(
+            self.body["error"]["code"], code,
+            "unexpected error: {:#}",
+            self.body
+        );
+        assert!(
+            self.body["error"]["requestId"].is_string(),
+            "no requestId: {:#}",
+            self.body
+        );
+        &self.body
+    }
+}
+
+/// Who calls.
+#[derive(Debug, Clone)]
+pub enum Who {
+    /// Nobody.
+    Anonymous,
+    /// A buyer with a dev JWT.
+    Buyer(String),
+    /// The merchant with the admin token.
+    Admin,
+}
+
+impl System {
+    /// A fresh system with the ephemeral options (in memory, throttling off, frozen clock,
+    /// no background loops: tests run jobs with [`System::jobs`]).
+    pub async fn start() -> System {
+        System::start_with(|_| {}).await
+    }
+
+    /// A fresh system with options changed by `f`.
+    pub async fn start_with(f: impl FnOnce(&mut StackOptions)) -> System {
+        let mut opts = StackOptions::ephemeral();
+        f(&mut opts);
+        let stack = LocalStack::start(opts)
+            .await
+            .expect("the local stack starts");
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        System {
+            stack,
+            http,
+            buyer: Buyer::new(),
+        }
+    }
+
+    /// The API's base URL.
+    pub fn api(&self) -> &str {
+        &self.stack.info.api_url
+    }
+
+    /// The sandbox's control API base (`…/_sandbox`).
+    pub fn control(&self) -> &str {
+        &self.stack.info.sandbox_control_url
+    }
+
+    /// Calls the API.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        who: &Who,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.api()));
+        req = match who {
+            Who::Anonymous => req,
+            Who::Buyer(t) => req.bearer_auth(t),
+            Who::Admin => req.bearer_auth(&self.stack.info.admin_token),
+        };
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("the API answers");
+        reply(resp).await
+    }
+
+    /// A buyer call.
+    pub async fn buyer_call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call(method, path, &Who::Buyer(token.to_string()), body, None)
+            .await
+    }
+
+    /// A merchant call.
+    pub async fn admin_call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Reply {
+        self.call(method, path, &Who::Admin, body, key).await
+    }
+
+    /// A dev JWT for `customer` (`POST /dev/token`).
+    pub async fn token(&self, customer: &str) -> String {
+        let r = self
+            .call(
+                Method::POST,
+                "/dev/token",
+                &Who::Anonymous,
+                Some(json!({ "customerId": customer })),
+                None,
+            )
+            .await;
+        r.ok(200)["token"].as_str().expect("token").to_string()
+    }
+
+    /// Sets up a Saved Wallet for the buyer through the sandbox's consent page; returns
+    /// the wallet as the API answers it.
+    pub async fn wallet(&self, token: &str, preset: Preset) -> Value {
+        let started = self
+            .buyer_call(
+                token,
+                Method::POST,
+                "/v1/wallets/setup",
+                Some(json!({ "returnUrl": format!("{FRONTEND}/wallet/done") })),
+            )
+            .await;
+        let redirect = started.ok(201)["redirectUrl"]
+            .as_str()
+            .expect("redirectUrl")
+            .to_string();
+        let back = self
+            .buyer
+            .consent(&redirect, preset)
+            .await
+            .expect("consent");
+        let session = returned_session(&back).expect("a session id in the return URL");
+        let r = self
+            .buyer_call(
+                token,
+                Method::POST,
+                "/v1/wallets",
+                Some(json!({ "amazonCheckoutSessionId": session })),
+            )
+            .await;
+        assert!(r.status.is_success(), "wallet not saved: {:#}", r.body);
+        r.body
+    }
+
+    /// Creates an order for `customer` (`POST /admin/v1/orders`); returns its id.
+    pub async fn order(&self, customer: &str, amount: &str, capture_now: bool) -> String {
+        let key = format!("order-{customer}-{amount}-{}", uuid_like());
+        let r = self
+            .admin_call(
+                Method::POST,
+                "/admin/v1/orders",
+                Some(json!({
+                    "customerId": customer,
+                    "amount": { "amount": amount, "currencyCode": "EUR" },
+                    "description": "Test order",
+                    "captureNow": capture_now,
+                })),
+                Some(&key),
+            )
+            .await;
+        r.ok(201)["orderId"].as_str().expect("orderId").to_string()
+    }
+
+    /// Pays an order with a wallet (`POST /v1/orders/{id}/pay`).
+    pub async fn pay(&self, token: &str, order_id: &str, wallet_id: &str) -> Reply {
+        self.buyer_call(
+            token,
+            Method::POST,
+            &format!("/v1/orders/{order_id}/pay"),
+            Some(json!({ "walletId": wallet_id, "checkoutResultReturnUrl": format!("{FRONTEND}/orders/{order_id}/done") })),
+        )
+        .await
+    }
+
+    /// Runs the background jobs once (`POST /dev/jobs/run`): IPNs settled first.
+    pub async fn jobs(&self) -> Value {
+        let r = self
+            .call(Method::POST, "/dev/jobs/run", &Who::Anonymous, None, None)
+            .await;
+        r.ok(200).clone()
+    }
+
+    /// Moves both clocks (`POST /dev/clock/advance`).
+    pub async fn advance(&self, seconds: u64) {
+        let r = self
+            .call(
+                Method::POST,
+                "/dev/clock/advance",
+                &Who::Anonymous,
+                Some(json!({ "seconds": seconds })),
+                None,
+            )
+            .await;
+        r.ok(200);
+    }
+
+    /// The sandbox's ledger (`GET /_sandbox/ledger`).
+    pub async fn ledger(&self) -> Value {
+        let r = self
+            .http
+            .get(format!("{}/ledger", self.control()))
+            .send()
+            .await
+            .expect("ledger");
+        reply(r).await.ok(200).clone()
+    }
+
+    /// How often the service called an Amazon Pay operation (`CreateCharge`, …).
+    pub async fn amazon_calls(&self, op: &str) -> u64 {
+        self.ledger().await["apiCalls"][op].as_u64().unwrap_or(0)
+    }
+
+    /// A control API call (`PUT /_sandbox/faults`, …).
+    pub async fn control_call(&self, method: Method, path: &str, body: Value) -> Reply {
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.control()))
+            .json(&body)
+            .send()
+            .await
+            .expect("control API");
+        reply(r).await
+    }
+}
+
+async fn reply(resp: reqwest::Response) -> Reply {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.expect("body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A unique suffix (no two calls in a process share one).
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{t:x}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
