@@ -64,9 +64,25 @@ pub struct ServiceConfig {
     pub allow_loopback_http: bool,
     /// Minute-long plan intervals are accepted (local mode's demo plan only).
     pub allow_minute_plans: bool,
+    /// What a subscription becomes when dunning gives up: canceled (default) or left
+    /// past due for the merchant to reach out.
+    pub final_dunning: crate::usecases::periods::FinalDunning,
+    /// How long before a renewal an uncharged wallet raises `subscription.at_risk`.
+    pub at_risk_window: chrono::TimeDelta,
+    /// How long a period waiting for a payment-method update goes before billing re-reads
+    /// the wallet with Get Charge Permission (the safety net for a lost IPN).
+    pub wallet_recheck_after: chrono::TimeDelta,
 }
 
 impl ServiceConfig {
+    /// The dunning settings periods are applied with.
+    pub fn period_policy(&self) -> crate::usecases::periods::PeriodPolicy {
+        crate::usecases::periods::PeriodPolicy {
+            final_dunning: self.final_dunning,
+            wallet_recheck_after: self.wallet_recheck_after,
+        }
+    }
+
     /// The defaults around a key scope and store id (origins must still be set).
     pub fn new(key_scope: KeyScope, store_id: impl Into<String>) -> ServiceConfig {
         ServiceConfig {
@@ -83,6 +99,9 @@ impl ServiceConfig {
             unknown_replay_after: Duration::from_secs(60),
             allow_loopback_http: false,
             allow_minute_plans: false,
+            final_dunning: Default::default(),
+            at_risk_window: chrono::TimeDelta::days(3),
+            wallet_recheck_after: chrono::TimeDelta::days(1),
         }
     }
 }

@@ -8,56 +8,8 @@ use common::*;
 use savedwallet_app::ids::*;
 use savedwallet_app::store::*;
 use savedwallet_app::usecases::*;
-use savedwallet_app::validate::MoneyInput;
 use savedwallet_sandbox::{HardDeclineEffect, Knobs, Preset};
 use savedwallet_shared::region::Region;
-
-async fn plan(s: &Stack, id: &str, amount: &str, interval: &str) -> PlanId {
-    let pid = PlanId::parse(id).unwrap();
-    let currency = savedwallet_shared::money::Currency::ledger_for(s.region);
-    s.service
-        .put_plan(
-            &pid,
-            PlanInput {
-                name: id.into(),
-                price: MoneyInput {
-                    amount: amount.into(),
-                    currency_code: currency.code().into(),
-                },
-                interval: interval.into(),
-                interval_count: 1,
-                active: None,
-            },
-        )
-        .await
-        .unwrap();
-    pid
-}
-
-async fn subscribe(s: &Stack, w: &WalletView, plan: &PlanId, key: &str) -> (Subscription, Payment) {
-    let return_url = (s.region == Region::Eu).then(|| format!("{FRONTEND}/sub/return"));
-    let (sub, p, made) = s
-        .service
-        .subscribe(
-            &cust("alice"),
-            Subscribe {
-                wallet_id: w.wallet.wallet_id.clone(),
-                plan_id: plan.clone(),
-                return_url,
-                scope: key.as_bytes().to_vec(),
-            },
-        )
-        .await
-        .unwrap();
-    assert!(made);
-    (
-        s.store
-            .get_subscription(&sub.subscription_id)
-            .await
-            .unwrap(),
-        p,
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periods_bill_exactly_once_and_in_order() {
@@ -195,8 +147,9 @@ async fn hard_decline_waits_for_the_update(effect: HardDeclineEffect) {
     assert_eq!(sub.status, SubscriptionStatus::PastDue, "{effect:?}");
     assert!(matches!(sub.dunning, Dunning::AwaitingPaymentMethod { .. }));
     assert_eq!(
-        sub.due_at, None,
-        "out of the due index until the buyer acts"
+        sub.due_at,
+        Some(s.sandbox.now() + chrono::TimeDelta::days(1)),
+        "waits for the buyer; looked at again in a day in case the IPN is lost"
     );
     s.advance(600);
     assert_eq!(
@@ -227,6 +180,75 @@ async fn hard_decline_waits_for_the_update(effect: HardDeclineEffect) {
         .await
         .unwrap();
     assert_eq!((sub.status, sub.period), (SubscriptionStatus::Active, 3));
+}
+
+/// The buyer fixes the wallet but the IPN never arrives: the daily re-read of a wallet to
+/// update finds it Chargeable again when Amazon's state changed (non-chargeable knob); when
+/// the permission stayed Chargeable through the decline, a re-read cannot tell a fix from
+/// nothing, so the period keeps waiting for the notification.
+async fn lost_ipn_after_the_update(effect: HardDeclineEffect) {
+    let s = stack_with(
+        Region::Na,
+        Knobs {
+            hard_decline: effect,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    s.sandbox
+        .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::HardDeclineUntilUpdated)
+        .unwrap();
+    s.advance(61);
+    s.deliver_ipns().await;
+    s.service.bill_due(100).await.unwrap();
+    // The decline's notifications arrive (NonChargeable under that knob)...
+    s.deliver_ipns().await;
+    s.buyer
+        .update_payment_method(&w.update_url, Preset::AlwaysApprove)
+        .await
+        .unwrap();
+    // ...the update's are lost: never delivered.
+    s.skip_ipns();
+    s.advance(24 * 3600 + 1);
+    let gcp_before = s.calls("GetChargePermission");
+    let run = s.service.bill_due(100).await.unwrap();
+    assert_eq!(
+        s.calls("GetChargePermission"),
+        gcp_before + 1,
+        "{effect:?}: one re-read of the wallet"
+    );
+    let after = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    match effect {
+        HardDeclineEffect::NonChargeable => {
+            assert_eq!(run.charged, 1, "the re-read saw it fixed");
+            assert_eq!(after.status, SubscriptionStatus::Active);
+        }
+        HardDeclineEffect::StaysChargeable => {
+            assert_eq!(run.charged, 0, "no fix seen: waits for the notification");
+            assert_eq!(after.status, SubscriptionStatus::PastDue);
+            assert!(matches!(
+                after.dunning,
+                Dunning::AwaitingPaymentMethod { .. }
+            ));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_ipn_the_recheck_bills_a_fixed_wallet() {
+    lost_ipn_after_the_update(HardDeclineEffect::NonChargeable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_ipn_the_recheck_cannot_see_a_fix_on_a_chargeable_permission() {
+    lost_ipn_after_the_update(HardDeclineEffect::StaysChargeable).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use savedwallet_shared::limits::{next_month_start, UsageMonth};
 
 use super::charge::{monthly_cap, next_attempt, ChargeOptions, ChargeRun};
 use super::events;
-use super::periods::{after_period, FinalDunning, PeriodOutcome};
+use super::periods::{after_period, PeriodOutcome};
 use super::{store_retry, Service};
 use crate::error::{ServiceError, ServiceResult};
 use crate::ids::*;
@@ -143,6 +143,27 @@ impl Service {
             }
             Err(e) => return Err(e.into()),
         };
+        let wallet = if !wallet.is_chargeable() && wallet.state != ChargePermissionState::Closed {
+            // Not chargeable as stored: look at Amazon once (the IPN that would have told us
+            // may be lost). Only a real change clears an update flag (`Refresh::Poll`).
+            match self.amazon.get_charge_permission(&wallet.wallet_id).await {
+                Ok(p) => {
+                    self.refresh_wallet(wallet, &p, now, super::wallets::Refresh::Poll)
+                        .await?
+                }
+                Err(_) => wallet,
+            }
+        } else {
+            wallet
+        };
+        if wallet.state == ChargePermissionState::Closed {
+            // Closing ended the subscription meanwhile (refresh_wallet): nothing to bill.
+            if let Ok(current) = self.store.get_subscription(&sub.subscription_id).await {
+                if current.status == SubscriptionStatus::Canceled {
+                    return Ok(Billed::Waiting);
+                }
+            }
+        }
         if !wallet.is_chargeable() {
             let action = if wallet.state == ChargePermissionState::Closed {
                 DeclineAction::StopPermissionClosed
@@ -235,7 +256,7 @@ impl Service {
         pid: &PaymentId,
         now: DateTime<Utc>,
     ) -> ServiceResult<()> {
-        let after = after_period(sub, pid, &outcome, FinalDunning::Cancel, now);
+        let after = after_period(sub, pid, &outcome, &self.config.period_policy(), now);
         let evs = events::subscription_changes(sub, &after, now);
         let w = SubscriptionWrite {
             record: after,

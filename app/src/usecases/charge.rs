@@ -18,7 +18,7 @@ use savedwallet_shared::region::Region;
 
 use super::events::{self, kind};
 use super::interpret::{self, buyer_message, Context, Look, Step};
-use super::periods::{after_period, FinalDunning};
+use super::periods::after_period;
 use super::{store_retry, Service};
 use crate::error::{ServiceError, ServiceResult, UsageReport};
 use crate::ids::*;
@@ -516,7 +516,7 @@ impl Service {
                         s,
                         &payment.payment_id,
                         &step.period,
-                        FinalDunning::Cancel,
+                        &self.config.period_policy(),
                         now,
                     );
                     events.extend(events::subscription_changes(s, &after, now));

@@ -166,7 +166,8 @@ impl Service {
             .await?;
         if let Ok(p) = self.amazon.get_charge_permission(&attempt.wallet_id).await {
             if let Ok(w) = self.store.get_wallet(&attempt.wallet_id).await {
-                self.refresh_wallet(w, &p, now, Some(now)).await?;
+                self.refresh_wallet(w, &p, now, super::wallets::Refresh::Poll)
+                    .await?;
             }
         }
         Ok(after)

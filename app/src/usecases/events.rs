@@ -41,6 +41,8 @@ pub mod kind {
     pub const SUBSCRIPTION_PAST_DUE: &str = "subscription.past_due";
     /// A subscription ended.
     pub const SUBSCRIPTION_CANCELED: &str = "subscription.canceled";
+    /// A subscription bills soon and its wallet cannot be charged as stored (reach out).
+    pub const SUBSCRIPTION_AT_RISK: &str = "subscription.at_risk";
 }
 
 /// An event named by `parts` (what it reports), so the same change always gives the same id.

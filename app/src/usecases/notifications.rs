@@ -106,7 +106,12 @@ impl Service {
                     .map_err(upstream)?;
                 let was = wallet.is_chargeable();
                 let after = self
-                    .refresh_wallet(wallet, &permission, now, Some(ipn.published))
+                    .refresh_wallet(
+                        wallet,
+                        &permission,
+                        now,
+                        super::wallets::Refresh::Notification(ipn.published),
+                    )
                     .await?;
                 if after.is_chargeable() && !was {
                     self.wake_waiting_subscriptions(&after, now).await?;

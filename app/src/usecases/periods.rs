@@ -1,7 +1,7 @@
 //! What a subscription becomes after its period's payment ends one way or another: pure
 //! rules, so billing, the API and IPN handling all move subscriptions the same way.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use savedwallet_shared::decline::DeclineAction;
 
 use crate::ids::PaymentId;
@@ -29,6 +29,25 @@ pub enum FinalDunning {
     LeavePastDue,
 }
 
+/// The merchant's dunning settings a period's outcome is applied with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeriodPolicy {
+    /// When retries are exhausted.
+    pub final_dunning: FinalDunning,
+    /// A period waiting for a payment-method update is looked at again after this (billing
+    /// re-reads the wallet then: the safety net for a lost IPN).
+    pub wallet_recheck_after: TimeDelta,
+}
+
+impl Default for PeriodPolicy {
+    fn default() -> Self {
+        PeriodPolicy {
+            final_dunning: FinalDunning::Cancel,
+            wallet_recheck_after: TimeDelta::days(1),
+        }
+    }
+}
+
 /// The start of period `n` (1-based): `anchor + (n - 1)` intervals.
 pub fn period_start(sub: &Subscription, n: u32) -> Option<DateTime<Utc>> {
     sub.interval.nth_after(sub.anchor, n.saturating_sub(1))
@@ -39,7 +58,7 @@ pub fn after_period(
     sub: &Subscription,
     payment: &PaymentId,
     outcome: &PeriodOutcome,
-    final_dunning: FinalDunning,
+    policy: &PeriodPolicy,
     now: DateTime<Utc>,
 ) -> Subscription {
     let mut s = sub.clone();
@@ -103,7 +122,7 @@ pub fn after_period(
                 DeclineAction::RetriesExhausted { .. } | DeclineAction::GiveUp { .. } => {
                     s.dunning = Dunning::Exhausted;
                     s.due_at = None;
-                    match final_dunning {
+                    match policy.final_dunning {
                         FinalDunning::Cancel if s.status != SubscriptionStatus::Incomplete => {
                             s.status = SubscriptionStatus::Canceled;
                             s.canceled_at = Some(now);
@@ -114,10 +133,19 @@ pub fn after_period(
                     }
                 }
                 // The buyer must act (update the method, use another one): the period waits
-                // and bills as soon as the wallet is Chargeable again.
-                _ => {
-                    s.dunning = Dunning::AwaitingPaymentMethod { since: now };
-                    s.due_at = None;
+                // and bills as soon as the wallet is Chargeable again (the IPN wakes it). A
+                // wallet to update is also looked at again now and then, in case the IPN
+                // never comes.
+                other => {
+                    let since = match sub.dunning {
+                        Dunning::AwaitingPaymentMethod { since } => since,
+                        _ => now,
+                    };
+                    s.dunning = Dunning::AwaitingPaymentMethod { since };
+                    let recheck =
+                        matches!(other, DeclineAction::AskBuyerToUpdatePaymentMethod { .. })
+                            && s.status != SubscriptionStatus::Incomplete;
+                    s.due_at = recheck.then(|| now + policy.wallet_recheck_after);
                     past_due(s)
                 }
             };
@@ -173,7 +201,7 @@ mod tests {
             &sub(SubscriptionStatus::Incomplete),
             &p,
             &PeriodOutcome::Paid,
-            FinalDunning::Cancel,
+            &PeriodPolicy::default(),
             now,
         );
         assert_eq!(s1.status, SubscriptionStatus::Active);
@@ -184,7 +212,7 @@ mod tests {
             s1.due_at,
             Some(Utc.with_ymd_and_hms(2026, 2, 28, 10, 0, 0).unwrap())
         );
-        let s2 = after_period(&s1, &p, &PeriodOutcome::Paid, FinalDunning::Cancel, now);
+        let s2 = after_period(&s1, &p, &PeriodOutcome::Paid, &PeriodPolicy::default(), now);
         assert_eq!(
             s2.due_at,
             Some(Utc.with_ymd_and_hms(2026, 3, 31, 10, 0, 0).unwrap())
@@ -204,7 +232,7 @@ mod tests {
                 at: later,
                 same_idempotency_key: false,
             }),
-            FinalDunning::Cancel,
+            &PeriodPolicy::default(),
             now,
         );
         assert_eq!(
@@ -224,18 +252,30 @@ mod tests {
             &PeriodOutcome::Failed(DeclineAction::AskBuyerToUpdatePaymentMethod {
                 update_url: "u".into(),
             }),
-            FinalDunning::Cancel,
+            &PeriodPolicy::default(),
             now,
         );
+        // Waiting for the update; looked at again after a day in case the IPN is lost.
         assert_eq!(
             (hard.status, hard.due_at),
-            (SubscriptionStatus::PastDue, None)
+            (SubscriptionStatus::PastDue, Some(now + TimeDelta::days(1)))
         );
+        let again = after_period(
+            &hard,
+            &p,
+            &PeriodOutcome::Failed(DeclineAction::AskBuyerToUpdatePaymentMethod {
+                update_url: "u".into(),
+            }),
+            &PeriodPolicy::default(),
+            now + TimeDelta::days(1),
+        );
+        assert_eq!(again.dunning, hard.dunning, "the wait keeps its start");
+        assert_eq!(again.due_at, Some(now + TimeDelta::days(2)));
         let closed = after_period(
             &active,
             &p,
             &PeriodOutcome::Failed(DeclineAction::StopPermissionClosed),
-            FinalDunning::Cancel,
+            &PeriodPolicy::default(),
             now,
         );
         assert_eq!(closed.status, SubscriptionStatus::Canceled);
@@ -247,7 +287,10 @@ mod tests {
                 &PeriodOutcome::Failed(DeclineAction::RetriesExhausted {
                     update_url: "u".into(),
                 }),
-                f,
+                &PeriodPolicy {
+                    final_dunning: f,
+                    ..PeriodPolicy::default()
+                },
                 now,
             )
         };
@@ -264,7 +307,7 @@ mod tests {
             &sub(SubscriptionStatus::Incomplete),
             &p,
             &PeriodOutcome::Failed(DeclineAction::RequireBuyerPresent),
-            FinalDunning::Cancel,
+            &PeriodPolicy::default(),
             now,
         );
         assert_eq!(first.status, SubscriptionStatus::Incomplete);
@@ -273,7 +316,7 @@ mod tests {
             &sub(SubscriptionStatus::Canceled),
             &p,
             &PeriodOutcome::Paid,
-            FinalDunning::Cancel,
+            &PeriodPolicy::default(),
             now,
         );
         assert_eq!(

@@ -71,6 +71,17 @@ const BINDING_PREFIX: &str = "swb1";
 /// How long a button payload's binding is valid (Amazon deletes sessions after 30 days).
 const BINDING_TTL: TimeDelta = TimeDelta::days(30);
 
+/// Why a permission was fetched (what may clear a wallet's update flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refresh {
+    /// A CHARGE_PERMISSION notification published then.
+    Notification(DateTime<Utc>),
+    /// The buyer came back from Amazon's hosted Update page.
+    UpdatePage,
+    /// The service looked on its own (a safety net, a closing, a failed challenge).
+    Poll,
+}
+
 impl Service {
     /// A token naming the customer a checkout session belongs to (in its
     /// `merchantMetadata.customInformation`): HMAC-SHA256 of the customer id and an expiry.
@@ -373,7 +384,8 @@ impl Service {
                     .owned_wallet(&Caller::Customer(owner.clone()), w)
                     .await?;
                 (
-                    self.refresh_wallet(current, &permission, now, None).await?,
+                    self.refresh_wallet(current, &permission, now, Refresh::UpdatePage)
+                        .await?,
                     false,
                 )
             }
@@ -440,16 +452,16 @@ impl Service {
         }
     }
 
-    /// Applies a fetched permission to a wallet (state, reasons, descriptor); `published`
-    /// is the notification's publish time when an IPN caused the fetch: only a
-    /// CHARGE_PERMISSION notification published after the update flag was set, whose fetch
-    /// shows Chargeable, clears it (the seed's rule).
+    /// Applies a fetched permission to a wallet (state, reasons, descriptor). What may
+    /// clear the update flag depends on why it was fetched ([`Refresh`]): the seed's rule is
+    /// a CHARGE_PERMISSION notification published after the flag was set whose fetch shows
+    /// Chargeable.
     pub(crate) async fn refresh_wallet(
         &self,
         wallet: Wallet,
         p: &ChargePermission,
         now: DateTime<Utc>,
-        published: Option<DateTime<Utc>>,
+        why: Refresh,
     ) -> ServiceResult<Wallet> {
         let mut current = wallet;
         for _ in 0..5 {
@@ -463,11 +475,15 @@ impl Service {
                 next.monthly_limit = Some(l);
             }
             let chargeable = next.state == ChargePermissionState::Chargeable;
-            let fixed = match (published, current.update_required_since) {
-                (Some(t), Some(since)) => t > since,
+            let fixed = match (why, current.update_required_since) {
+                (Refresh::Notification(t), Some(since)) => t > since,
+                (Refresh::Notification(_), None) => true,
                 // The buyer completed Amazon's hosted Update page with us: that is the fix.
-                (None, _) => true,
-                (Some(_), None) => true,
+                (Refresh::UpdatePage, _) => true,
+                // A poll sees only states: a wallet that was not Chargeable and now is has
+                // been fixed; one that stayed Chargeable (Amazon may keep a hard-declined
+                // permission Chargeable) waits for the notification.
+                (Refresh::Poll, _) => current.state != ChargePermissionState::Chargeable,
             };
             if chargeable && current.update_required && fixed {
                 next.update_required = false;
@@ -604,7 +620,7 @@ impl Service {
             Err(e) => return Err(upstream(e)),
         };
         let w = self
-            .refresh_wallet(wallet, &permission, now, Some(now))
+            .refresh_wallet(wallet, &permission, now, Refresh::Poll)
             .await?;
         self.end_wallet_subscriptions(&w, now).await?;
         self.wallet_view(w, now).await

@@ -198,6 +198,14 @@ impl Stack {
         out
     }
 
+    /// Forgets every IPN published so far, undelivered (a lost notification).
+    pub fn skip_ipns(&self) {
+        let n = self.sandbox.ledger()["ipnPublished"]
+            .as_array()
+            .map_or(0, |a| a.len());
+        self.ipn_seen.store(n, Ordering::SeqCst);
+    }
+
     /// Amazon API calls of an operation so far (the simulator's count).
     pub fn calls(&self, op: &str) -> u64 {
         self.sandbox.ledger()["apiCalls"][op].as_u64().unwrap_or(0)
@@ -267,4 +275,58 @@ impl Stack {
     pub fn advance(&self, secs: u64) {
         self.sandbox.advance_clock(Duration::from_secs(secs));
     }
+}
+
+/// A plan of `amount` in the region's currency every `interval`.
+pub async fn plan(s: &Stack, id: &str, amount: &str, interval: &str) -> PlanId {
+    let pid = PlanId::parse(id).unwrap();
+    let currency = savedwallet_shared::money::Currency::ledger_for(s.region);
+    s.service
+        .put_plan(
+            &pid,
+            PlanInput {
+                name: id.into(),
+                price: savedwallet_app::validate::MoneyInput {
+                    amount: amount.into(),
+                    currency_code: currency.code().into(),
+                },
+                interval: interval.into(),
+                interval_count: 1,
+                active: None,
+            },
+        )
+        .await
+        .unwrap();
+    pid
+}
+
+/// Alice subscribes with `w` (Idempotency scope `key`); the stored subscription and its first payment.
+pub async fn subscribe(
+    s: &Stack,
+    w: &WalletView,
+    plan: &PlanId,
+    key: &str,
+) -> (Subscription, Payment) {
+    let return_url = (s.region == Region::Eu).then(|| format!("{FRONTEND}/sub/return"));
+    let (sub, p, made) = s
+        .service
+        .subscribe(
+            &cust("alice"),
+            Subscribe {
+                wallet_id: w.wallet.wallet_id.clone(),
+                plan_id: plan.clone(),
+                return_url,
+                scope: key.as_bytes().to_vec(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(made);
+    (
+        s.store
+            .get_subscription(&sub.subscription_id)
+            .await
+            .unwrap(),
+        p,
+    )
 }

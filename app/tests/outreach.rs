@@ -1,0 +1,96 @@
+//! Outreach before a renewal: a subscription whose wallet cannot be charged gets one
+//! `subscription.at_risk` event per period within the window; wallets billing within a
+//! day are re-read (a few per pass), so a change Amazon never notified is seen in time.
+
+mod common;
+
+use common::*;
+use savedwallet_app::store::*;
+use savedwallet_shared::api::{ChargePermissionState, ReasonCode};
+use savedwallet_shared::region::Region;
+
+fn at_risk_events(page: &Page<MerchantEvent>) -> usize {
+    page.items
+        .iter()
+        .filter(|e| e.kind == "subscription.at_risk")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchargeable_wallet_before_renewal_is_reported_once() {
+    let s = stack(Region::Na).await;
+    let w = s
+        .wallet("alice", savedwallet_sandbox::Preset::AlwaysApprove)
+        .await;
+    let plan = plan(&s, "monthly", "9.99", "month").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    let renewal = sub.due_at.expect("the next period is scheduled");
+
+    // Outside the window (3 days): nothing to say even for a broken wallet.
+    s.sandbox
+        .set_permission_state(
+            w.wallet.wallet_id.as_str(),
+            ChargePermissionState::NonChargeable,
+            Some(ReasonCode::PaymentMethodExpired),
+        )
+        .unwrap();
+    s.deliver_ipns().await;
+    let out = s.service.watch_upcoming(100, 10).await.unwrap();
+    assert_eq!((out.upcoming, out.at_risk), (0, 0));
+
+    // Two days before the renewal: reported, once however often the pass runs.
+    let two_days_before = (renewal - s.sandbox.now()) - chrono::TimeDelta::days(2);
+    s.advance(two_days_before.num_seconds() as u64);
+    let out = s.service.watch_upcoming(100, 10).await.unwrap();
+    assert_eq!((out.upcoming, out.at_risk), (1, 1));
+    let again = s.service.watch_upcoming(100, 10).await.unwrap();
+    assert_eq!(
+        (again.upcoming, again.at_risk),
+        (1, 0),
+        "one event per period"
+    );
+    let events = s.service.events(100, None).await.unwrap();
+    assert_eq!(at_risk_events(&events), 1);
+    let ev = events
+        .items
+        .iter()
+        .find(|e| e.kind == "subscription.at_risk")
+        .unwrap();
+    assert_eq!(ev.data["subscriptionId"], sub.subscription_id.as_str());
+    assert_eq!(ev.customer_id.as_ref().map(|c| c.as_str()), Some("alice"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_wallet_raises_nothing_and_a_stale_one_is_reread_the_day_before() {
+    let s = stack(Region::Na).await;
+    let w = s
+        .wallet("alice", savedwallet_sandbox::Preset::AlwaysApprove)
+        .await;
+    let plan = plan(&s, "monthly", "9.99", "month").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    let renewal = sub.due_at.expect("scheduled");
+    let before = renewal - s.sandbox.now() - chrono::TimeDelta::hours(12);
+    s.advance(before.num_seconds() as u64);
+    // The buyer's permission broke on Amazon's side and the IPN was lost.
+    s.sandbox
+        .set_permission_state(
+            w.wallet.wallet_id.as_str(),
+            ChargePermissionState::NonChargeable,
+            Some(ReasonCode::PaymentMethodExpired),
+        )
+        .unwrap();
+    s.skip_ipns();
+    let gcp = s.calls("GetChargePermission");
+    let out = s.service.watch_upcoming(100, 10).await.unwrap();
+    assert_eq!(
+        out.rechecked, 1,
+        "re-read: stored a month ago, billing within a day"
+    );
+    assert_eq!(s.calls("GetChargePermission"), gcp + 1);
+    assert_eq!(out.at_risk, 1, "the re-read found it NonChargeable");
+    let stored = s.store.get_wallet(&w.wallet.wallet_id).await.unwrap();
+    assert_eq!(stored.state, ChargePermissionState::NonChargeable);
+    // A zero budget re-reads nothing (the quota's share is the caller's choice).
+    let out = s.service.watch_upcoming(100, 0).await.unwrap();
+    assert_eq!(out.rechecked, 0);
+}
