@@ -1,5 +1,7 @@
-//! Merchant-event sinks: a webhook signed as Standard Webhooks (`webhook-id`,
-//! `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`), and a log-only sink.
+//! Merchant-event sinks: EventBridge in AWS (source `savedwallet`, detail-type the event's
+//! kind, detail the event body), a webhook signed as Standard Webhooks (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`) locally, and a
+//! log-only sink.
 
 use std::time::Duration;
 
@@ -95,6 +97,60 @@ impl EventSink for WebhookSink {
                 r.status().as_u16()
             )))
         }
+    }
+}
+
+/// Delivers events to an EventBridge bus, one `PutEvents` entry each.
+#[derive(Debug, Clone)]
+pub struct EventBridgeSink {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+}
+
+impl EventBridgeSink {
+    /// The `source` of every entry.
+    pub const SOURCE: &'static str = "savedwallet";
+
+    /// A sink putting events on `bus` (a name or ARN).
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> EventBridgeSink {
+        EventBridgeSink {
+            client,
+            bus: bus.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl EventSink for EventBridgeSink {
+    async fn deliver(&self, e: &MerchantEvent) -> Result<(), DeliveryError> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(Self::SOURCE)
+            .detail_type(&e.kind)
+            .detail(event_body(e).to_string())
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|err| {
+                DeliveryError::Retry(
+                    aws_sdk_eventbridge::error::DisplayErrorContext(err).to_string(),
+                )
+            })?;
+        if out.failed_entry_count() > 0 {
+            let code = out
+                .entries()
+                .first()
+                .and_then(|r| r.error_code())
+                .unwrap_or("unknown");
+            return Err(DeliveryError::Retry(format!(
+                "EventBridge refused the entry: {code}"
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use savedwallet_app::config::Origin;
+use savedwallet_app::usecases::periods::FinalDunning;
 use savedwallet_shared::region::{Environment, Region};
 
 /// Why the environment is not a valid configuration.
@@ -24,7 +25,7 @@ pub enum EnvError {
 }
 
 /// What every function needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LambdaEnv {
     /// DynamoDB table (`SAVEDWALLET_TABLE`).
     pub table: String,
@@ -51,6 +52,16 @@ pub struct LambdaEnv {
     /// Amazon Pay endpoint override (`AMAZON_PAY_ENDPOINT`): the sandbox simulator in the
     /// Lambda binaries' tests; unset in every deployment.
     pub endpoint: Option<url::Url>,
+    /// When dunning gives up (`SAVEDWALLET_FINAL_DUNNING`: `cancel`, the default, or
+    /// `past_due` to leave the subscription for the merchant to reach out).
+    pub final_dunning: FinalDunning,
+    /// This instance's share of Amazon's per-merchant quotas (`SAVEDWALLET_QUOTA_SHARE`,
+    /// 0 < share ≤ 1, default 1): a billing worker with reserved concurrency N runs at 1/N.
+    pub quota_share: f64,
+    /// The billing queue's URL (`SAVEDWALLET_BILLING_QUEUE_URL`; the scheduler needs it).
+    pub billing_queue_url: Option<String>,
+    /// The EventBridge bus merchant events go to (`SAVEDWALLET_EVENT_BUS`, default `default`).
+    pub event_bus: String,
 }
 
 fn required(vars: &HashMap<String, String>, name: &'static str) -> Result<String, EnvError> {
@@ -80,6 +91,12 @@ fn origins(
         out.push(o);
     }
     Ok(Some(out))
+}
+
+fn optional(vars: &HashMap<String, String>, name: &str) -> Option<String> {
+    vars.get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 impl LambdaEnv {
@@ -122,6 +139,30 @@ impl LambdaEnv {
             secret_arn: required(vars, "AMAZON_PAY_SECRET_ARN")?,
             return_origins,
             cors_origins,
+            final_dunning: match optional(vars, "SAVEDWALLET_FINAL_DUNNING").as_deref() {
+                None | Some("cancel") => FinalDunning::Cancel,
+                Some("past_due") => FinalDunning::LeavePastDue,
+                Some(other) => {
+                    return Err(EnvError::Invalid {
+                        name: "SAVEDWALLET_FINAL_DUNNING",
+                        problem: format!("{other:?} is not cancel or past_due"),
+                    })
+                }
+            },
+            quota_share: match optional(vars, "SAVEDWALLET_QUOTA_SHARE") {
+                None => 1.0,
+                Some(v) => match v.parse::<f64>() {
+                    Ok(x) if x > 0.0 && x <= 1.0 => x,
+                    _ => {
+                        return Err(EnvError::Invalid {
+                            name: "SAVEDWALLET_QUOTA_SHARE",
+                            problem: format!("{v:?} is not a number in (0, 1]"),
+                        })
+                    }
+                },
+            },
+            billing_queue_url: optional(vars, "SAVEDWALLET_BILLING_QUEUE_URL"),
+            event_bus: optional(vars, "SAVEDWALLET_EVENT_BUS").unwrap_or_else(|| "default".into()),
             endpoint: match vars.get("AMAZON_PAY_ENDPOINT").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(u) => Some(url::Url::parse(u).map_err(|e| EnvError::Invalid {
@@ -171,6 +212,17 @@ mod tests {
         assert_eq!(e.return_origins.len(), 2);
         assert_eq!(e.cors_origins, e.return_origins);
         assert_eq!(e.namespace, "savedwallet");
+        assert_eq!(e.final_dunning, FinalDunning::Cancel);
+        assert_eq!((e.quota_share, e.event_bus.as_str()), (1.0, "default"));
+        let e = LambdaEnv::from_vars(&vars(&[
+            ("SAVEDWALLET_FINAL_DUNNING", "past_due"),
+            ("SAVEDWALLET_QUOTA_SHARE", "0.25"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (e.final_dunning, e.quota_share),
+            (FinalDunning::LeavePastDue, 0.25)
+        );
     }
 
     #[test]
@@ -193,5 +245,19 @@ mod tests {
             LambdaEnv::from_vars(&vars(&[("AMAZON_PAY_REGION", "mars")])),
             Err(EnvError::Invalid { .. })
         ));
+        for (name, bad) in [
+            ("SAVEDWALLET_FINAL_DUNNING", "delete"),
+            ("SAVEDWALLET_QUOTA_SHARE", "0"),
+            ("SAVEDWALLET_QUOTA_SHARE", "2"),
+            ("SAVEDWALLET_QUOTA_SHARE", "nan"),
+        ] {
+            assert!(
+                matches!(
+                    LambdaEnv::from_vars(&vars(&[(name, bad)])),
+                    Err(EnvError::Invalid { .. })
+                ),
+                "{name}={bad}"
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! init path), and JSON tracing.
 
 pub mod env;
+pub mod jobs;
 mod serve;
 
 use std::sync::Arc;
@@ -10,15 +11,17 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use savedwallet_amazon_pay::{AmazonPayClient, ClientConfig};
+use savedwallet_amazon_pay::{AmazonPayClient, ClientConfig, Pacing};
 use savedwallet_app::ports::SystemClock;
 use savedwallet_app::{Service, ServiceConfig};
+use savedwallet_shared::api::Quotas;
 use savedwallet_shared::idempotency::KeyScope;
 
 use crate::amazon::{AmazonPayGateway, Timeouts};
 use crate::runtime::OsEntropy;
 use crate::store::DynamoStore;
 pub use env::{EnvError, LambdaEnv};
+pub use jobs::{serve_job, JobFunction};
 pub use serve::{serve, StartError};
 
 /// Why the service could not be built.
@@ -76,6 +79,10 @@ pub async fn build_service(
         SecretString::from(secret.private_key_pem),
     );
     client_cfg.endpoint = env.endpoint.clone();
+    // Amazon's quotas are per merchant account: each instance paces at its share.
+    client_cfg.pacing = Pacing::Quotas(
+        Quotas::scaled(env.quota_share).map_err(|e| BuildError::Client(e.to_string()))?,
+    );
     let client = AmazonPayClient::new(client_cfg).map_err(|e| BuildError::Client(e.to_string()))?;
     let gateway = AmazonPayGateway::new(client, env.region, Timeouts::default());
     let store = DynamoStore::from_client(aws_sdk_dynamodb::Client::new(aws), env.table.clone());
@@ -89,6 +96,7 @@ pub async fn build_service(
     );
     config.return_origins = env.return_origins.clone();
     config.binding_secret = secret.binding_secret.into_bytes();
+    config.final_dunning = env.final_dunning;
     // API Gateway gives up after 30 s: answer within 25.
     config.charge_deadline = Duration::from_secs(25);
     Ok(Arc::new(Service::new(
