@@ -36,6 +36,9 @@ pub(crate) struct App {
     /// Signed API calls that reached the engine, per operation (the ledger's
     /// `apiCalls`): tests assert how often the service called Amazon.
     pub(crate) api_calls: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Requests answered 429 by the quota, per operation (the ledger's `throttled`):
+    /// benchmarks check how often the service ran into Amazon's limits.
+    pub(crate) throttled: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for App {
@@ -67,6 +70,7 @@ impl App {
             ipn,
             persist,
             api_calls: Mutex::default(),
+            throttled: Mutex::default(),
         }
     }
 
@@ -162,6 +166,7 @@ impl App {
             "ipnPublished": core.state.ipn_published,
             "ipnDeliveries": deliveries,
             "apiCalls": self.api_calls.lock().clone(),
+            "throttled": self.throttled.lock().clone(),
         })
     }
 

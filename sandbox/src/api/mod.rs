@@ -347,6 +347,10 @@ fn admit(
     };
     let now_ms = app.now_ms();
     if !app.throttle.lock().allow(env, route.op, now_ms) {
+        *app.throttled
+            .lock()
+            .entry(crate::ops::pascal_name(route.op))
+            .or_insert(0) += 1;
         return Err(ApiError::new(
             429,
             ReasonCode::TooManyRequests,

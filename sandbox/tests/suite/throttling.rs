@@ -52,6 +52,10 @@ async fn sandbox_quotas_refill_on_the_simulated_clock() {
     assert_eq!(burst(&c, &cp, 1).await, [429]);
     advance(&sb, 1).await;
     assert_eq!(burst(&c, &cp, 2).await, [201, 429]);
+    // The ledger counts the quota's 429s apart from the calls that reached the engine.
+    let ledger = sb.ledger();
+    assert_eq!(ledger["throttled"]["CreateCharge"], 3);
+    assert_eq!(ledger["apiCalls"]["CreateCharge"], 3);
     // Operations have their own buckets (Get Charge Permission: burst 10).
     c.get_charge_permission(&cp).await.expect("own bucket");
     sb.set_throttling(false);
