@@ -480,3 +480,74 @@ async fn a_past_due_period_is_retried_on_the_new_wallet() {
         .await
         .is_err());
 }
+
+/// A renewal that Amazon declines softly after AuthorizationInitiated: the IPN's Get Charge
+/// shows SoftDeclined, the service reads the permission (the page: Get Charge Permission
+/// before retrying), schedules the retry on the dunning schedule, and the retry succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asynchronous_soft_decline_is_retried_on_schedule() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    s.sandbox
+        .change_async_outcome(
+            w.wallet.wallet_id.as_str(),
+            savedwallet_sandbox::PendingOutcome::SoftDecline,
+        )
+        .unwrap();
+    s.advance(61);
+    assert_eq!(
+        s.service.bill_due(100).await.unwrap().charged,
+        1,
+        "sent: pending"
+    );
+    let gcp = s.calls("GetChargePermission");
+    s.advance(31);
+    s.deliver_ipns().await;
+    assert_eq!(
+        s.calls("GetChargePermission"),
+        gcp + 1,
+        "the permission is read before a retry"
+    );
+    let after = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            after.dunning,
+            Dunning::Retrying {
+                failed_attempts: 1,
+                ..
+            }
+        ),
+        "{:?}",
+        after.dunning
+    );
+    assert_eq!(after.status, SubscriptionStatus::PastDue);
+    let retry_at = after.due_at.expect("a retry is scheduled");
+    let p = s
+        .store
+        .get_payment(&PaymentId::for_period(&sub.subscription_id, 2))
+        .await
+        .unwrap();
+    assert_eq!(p.status, PaymentStatus::Declined);
+    assert_eq!(p.next_attempt_at, Some(retry_at));
+    // The card recovers; at the retry time the period bills.
+    s.sandbox
+        .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::AlwaysApprove)
+        .unwrap();
+    s.advance((retry_at - s.sandbox.now()).num_seconds().max(0) as u64 + 1);
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 1);
+    let after = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (after.status, after.period),
+        (SubscriptionStatus::Active, 3)
+    );
+}

@@ -218,3 +218,44 @@ async fn a_merchant_charge_is_its_own_logical_charge() {
     ));
     let _ = PaymentId::for_unscheduled(b"x");
 }
+
+/// Create Refund applied by Amazon but every answer lost: the refund stays pending with
+/// its key and body; the merchant's retried request (or a later read) resends exactly
+/// those, and Amazon's ledger holds one refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_whose_answers_were_lost_is_resent_not_repeated() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let order = s.order("alice", 4000, true).await;
+    let p = s.pay("alice", &order, &w.wallet.wallet_id).await.unwrap();
+    s.sandbox
+        .set_faults(FaultConfig {
+            drop_response_rate: 1.0,
+            remaining: Some(3),
+            operations: Some(vec!["CreateRefund".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let req = || NewRefund {
+        payment_id: p.payment_id.clone(),
+        amount: MoneyInput {
+            amount: "10.00".into(),
+            currency_code: "USD".into(),
+        },
+        reason: None,
+        scope: b"refund-lost".to_vec(),
+    };
+    let first = s.service.refund_payment(req()).await.unwrap();
+    assert_eq!(first.state, RefundState::Pending);
+    assert_eq!(first.amazon_refund_id, None, "no answer came back");
+    // The merchant retries the request (same Idempotency-Key → same refund).
+    let again = s.service.refund_payment(req()).await.unwrap();
+    assert_eq!(again.refund_id, first.refund_id);
+    assert!(again.amazon_refund_id.is_some(), "Amazon's stored answer");
+    let ledger = s.sandbox.ledger();
+    assert_eq!(
+        ledger["refunds"].as_array().map(|a| a.len()),
+        Some(1),
+        "one refund at Amazon"
+    );
+}

@@ -150,6 +150,18 @@ impl SandboxHandle {
             .map_err(SandboxError::from)
     }
 
+    /// The card behind a permission starts to answer asynchronously (AuthorizationInitiated)
+    /// and to end as `outcome` (e.g. SoftDeclined), without an IPN.
+    pub fn change_async_outcome(
+        &self,
+        charge_permission_id: &str,
+        outcome: crate::PendingOutcome,
+    ) -> Result<(), SandboxError> {
+        self.app
+            .act(|core, _| core.change_async_outcome(charge_permission_id, outcome))
+            .map_err(SandboxError::from)
+    }
+
     /// Moves a permission into any state and reason SPEC §5.2 lists (Chargeable takes no
     /// reason), with its CHARGE_PERMISSION IPN; Closed is terminal. Returns the permission.
     pub fn set_permission_state(

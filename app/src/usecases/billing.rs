@@ -193,7 +193,10 @@ impl Service {
             return Ok(Billed::Waiting);
         }
         let (payment, create) = match existing {
-            Some((p, _)) => (next_attempt(&p, &wallet.wallet_id, now), false),
+            Some((p, _)) => (
+                next_attempt(&p, &wallet.wallet_id, now, self.crash_wake(now)),
+                false,
+            ),
             None => (
                 self.new_payment(
                     pid.clone(),
@@ -247,6 +250,14 @@ impl Service {
         }
     }
 
+    async fn store_has_payment(&self, pid: &PaymentId) -> ServiceResult<bool> {
+        match self.store.get_payment(pid).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Billing's write of a subscription whose period was not charged now (with the lease).
     async fn release(
         &self,
@@ -256,7 +267,11 @@ impl Service {
         pid: &PaymentId,
         now: DateTime<Utc>,
     ) -> ServiceResult<()> {
-        let after = after_period(sub, pid, &outcome, &self.config.period_policy(), now);
+        let mut after = after_period(sub, pid, &outcome, &self.config.period_policy(), now);
+        if !self.store_has_payment(pid).await? {
+            // Not charged now and never before: the latest payment stays what it was.
+            after.latest_payment_id = sub.latest_payment_id.clone();
+        }
         let evs = events::subscription_changes(sub, &after, now);
         let w = SubscriptionWrite {
             record: after,

@@ -73,7 +73,14 @@ pub(crate) fn monthly_cap(wallet: &Wallet) -> Price {
 }
 
 /// The payment after its attempt `n + 1` begins.
-pub(crate) fn next_attempt(p: &Payment, wallet: &WalletId, now: DateTime<Utc>) -> Payment {
+/// The payment with a new attempt open; `wake_at` is when the reconciler looks if the
+/// worker dies between recording the attempt and recording its answer.
+pub(crate) fn next_attempt(
+    p: &Payment,
+    wallet: &WalletId,
+    now: DateTime<Utc>,
+    wake_at: DateTime<Utc>,
+) -> Payment {
     let n = p.attempt_count.saturating_add(1);
     Payment {
         wallet_id: wallet.clone(),
@@ -86,6 +93,7 @@ pub(crate) fn next_attempt(p: &Payment, wallet: &WalletId, now: DateTime<Utc>) -
         redirect_url: None,
         expires_at: None,
         next_attempt_at: None,
+        wake_at: Some(wake_at),
         updated_at: now,
         ..p.clone()
     }
@@ -96,6 +104,11 @@ fn since(d: Duration) -> TimeDelta {
 }
 
 impl Service {
+    /// When the reconciler looks at an attempt whose answer was never recorded.
+    pub(crate) fn crash_wake(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + since(self.config.unknown_replay_after)
+    }
+
     /// Refuses a charge before anything is written or sent: the wallet must be Chargeable
     /// as stored, in the charge's currency, with room in its monthly limit.
     pub(crate) async fn precheck(
@@ -188,7 +201,9 @@ impl Service {
                 if !run.wallet.is_chargeable() {
                     return Ok(payment);
                 }
-                run.payment = next_attempt(&payment, &run.wallet.wallet_id, self.clock.now());
+                let now = self.clock.now();
+                run.payment =
+                    next_attempt(&payment, &run.wallet.wallet_id, now, self.crash_wake(now));
                 continue;
             }
             return Ok(payment);
@@ -419,7 +434,7 @@ impl Service {
             .map(|_| now + TimeDelta::hours(24));
         n.next_attempt_at = step.next_attempt_at;
         if step.captured {
-            n.captured = Some(p.amount);
+            n.captured = Some(step.captured_amount.unwrap_or(p.amount));
         }
         n.wake_at = step.wake_at;
         n.updated_at = now;

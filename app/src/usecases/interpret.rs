@@ -88,6 +88,9 @@ pub struct Step {
     pub redirect_url: Option<String>,
     /// The captured amount (captured only).
     pub captured: bool,
+    /// Amazon's `captureAmount` of a captured charge (a partial capture is less than the
+    /// payment's amount).
+    pub captured_amount: Option<savedwallet_shared::money::Price>,
     /// The period's outcome, for a subscription payment.
     pub period: PeriodOutcome,
     /// The wallet's change.
@@ -151,6 +154,7 @@ fn step(state: AttemptState, status: PaymentStatus) -> Step {
         buyer_action: None,
         redirect_url: None,
         captured: false,
+        captured_amount: None,
         period: PeriodOutcome::Open,
         wallet: WalletChange::default(),
         retry_now: false,
@@ -256,6 +260,18 @@ fn unknown_step(ctx: &Context<'_>) -> Step {
     s
 }
 
+/// A Charge object that asks for a permission check before anything else (a soft decline
+/// or processing failure resolved asynchronously): its outcome for [`with_permission`].
+pub fn charge_needs_permission_check(charge: &Charge, ctx: &Context<'_>) -> Option<ChargeOutcome> {
+    if charge.status_details.state != ChargeState::Declined {
+        return None;
+    }
+    let outcome = ChargeOutcome::from_charge(200, charge);
+    (decide(&outcome, None, &decision_context(ctx), ctx.policy)
+        == DeclineAction::CheckPermissionThenRetry)
+        .then_some(outcome)
+}
+
 /// A Charge object (201/202, or a Get Charge after an IPN).
 pub fn charge_step(status: u16, charge: &Charge, ctx: &Context<'_>) -> Step {
     let charge_id = ChargeId::parse(&charge.charge_id).ok();
@@ -265,6 +281,7 @@ pub fn charge_step(status: u16, charge: &Charge, ctx: &Context<'_>) -> Step {
         (ChargeState::Captured, _) => {
             let mut s = step(AttemptState::Captured, PaymentStatus::Succeeded);
             s.captured = true;
+            s.captured_amount = charge.capture_amount;
             s.period = PeriodOutcome::Paid;
             s
         }
@@ -352,7 +369,9 @@ fn declined_step(
         } => {
             if cit && ctx.may_retry_now {
                 s.retry_now = true;
-            } else if !cit {
+            } else if ctx.initiator == ChargeInitiator::Mitr {
+                // Only billing retries on its own; a merchant's unscheduled charge (MITU)
+                // is retried when the merchant asks.
                 s.next_attempt_at = Some(*at);
             }
             s.buyer_action = buyer_action(&action);

@@ -4,12 +4,13 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use savedwallet_shared::api::{CancelChargeRequest, CaptureChargeRequest, ChargeInitiator};
+use savedwallet_shared::decline::PermissionCheck;
 use savedwallet_shared::idempotency::KeyPurpose;
 use savedwallet_shared::money::Price;
 use savedwallet_shared::region::Region;
 
 use super::charge::{next_attempt, ChargeOptions, ChargeRun};
-use super::interpret::{charge_step, Context};
+use super::interpret::{self, charge_step, Context};
 use super::wallets::upstream;
 use super::{store_retry, Caller, Service};
 use crate::error::{ServiceError, ServiceResult};
@@ -108,10 +109,7 @@ impl Service {
             captured: None,
             refunded: Price::zero(amount.currency()),
             // A crash between recording and answering leaves it for the reconciler.
-            wake_at: Some(
-                now + TimeDelta::from_std(self.config.unknown_replay_after)
-                    .unwrap_or(TimeDelta::minutes(1)),
-            ),
+            wake_at: Some(self.crash_wake(now)),
             created_at: now,
             updated_at: now,
             version: 0,
@@ -269,29 +267,33 @@ impl Service {
             .clone()
             .unwrap_or_else(|| payment.wallet_id.clone());
         let wallet = self.owned_wallet(&owner_caller, &wallet_id).await?;
-        self.precheck(&wallet, payment.amount, now).await?;
-        let mut next = next_attempt(&payment, &wallet.wallet_id, now);
-        // The buyer is present: a customer-initiated charge (a period's first stays CITR).
-        if !next.initiator.is_customer_initiated() {
-            next.initiator = ChargeInitiator::Citu;
-        }
-        next.can_handle_pending = self.config.cit_can_handle_pending;
-        if let Some(u) =
-            self.mfa_return_url(&wallet, req.return_url.as_deref(), &payment.payment_id)?
-        {
-            next.return_url = Some(u);
-        } else if wallet.region == Region::Eu && next.return_url.is_none() {
-            return Err(ServiceError::invalid(
-                "checkoutResultReturnUrl",
-                "checkoutResultReturnUrl is required",
-            ));
-        }
         let subscription = match &payment.kind {
             PaymentKind::Period {
                 subscription_id, ..
             } => Some((self.store.get_subscription(subscription_id).await?, None)),
             _ => None,
         };
+        if let Some((s, _)) = &subscription {
+            if s.status == SubscriptionStatus::Canceled {
+                return Err(ServiceError::Conflict(
+                    "the subscription is canceled: its payments take no new attempt".into(),
+                ));
+            }
+        }
+        self.precheck(&wallet, payment.amount, now).await?;
+        let mut next = next_attempt(&payment, &wallet.wallet_id, now, self.crash_wake(now));
+        // The buyer is present: a customer-initiated charge (a period's first stays CITR).
+        if !next.initiator.is_customer_initiated() {
+            next.initiator = ChargeInitiator::Citu;
+        }
+        next.can_handle_pending = self.config.cit_can_handle_pending;
+        // A retry may name a new return URL; otherwise the payment's own is used again.
+        match (req.return_url.as_deref(), &payment.return_url) {
+            (None, Some(_)) => {}
+            (given, _) => {
+                next.return_url = self.mfa_return_url(&wallet, given, &payment.payment_id)?;
+            }
+        }
         let run = ChargeRun {
             payment: next,
             create: false,
@@ -448,6 +450,7 @@ impl Service {
             buyer_action,
             redirect_url: None,
             captured: false,
+            captured_amount: None,
             period: super::periods::PeriodOutcome::Open,
             wallet: Default::default(),
             retry_now: false,
@@ -589,12 +592,21 @@ impl Service {
                 immediate_retries: 0,
             },
         };
+        let first_failure_at = run
+            .subscription
+            .as_ref()
+            .and_then(|(s, _)| match s.dunning {
+                Dunning::Retrying {
+                    first_failure_at, ..
+                } => Some(first_failure_at),
+                _ => None,
+            });
         let ctx = Context {
             region: wallet.region,
             initiator: payment.initiator.clone(),
             wallet: &wallet,
             attempt: attempt.attempt,
-            first_failure_at: None,
+            first_failure_at,
             now,
             jitter: savedwallet_shared::dunning::Jitter::ZERO,
             policy: &self.config.retry,
@@ -606,13 +618,29 @@ impl Service {
             unknown_replay_after: TimeDelta::from_std(self.config.unknown_replay_after)
                 .unwrap_or(TimeDelta::minutes(1)),
         };
-        let mut step = charge_step(200, charge, &ctx);
-        if step.state == attempt.state && step.status == payment.status {
+        let plain = charge_step(200, charge, &ctx);
+        if plain.state == attempt.state && plain.status == payment.status {
             return Ok(payment.clone());
         }
-        if !savedwallet_app_rules_allow(attempt.state, step.state) {
+        if !savedwallet_app_rules_allow(attempt.state, plain.state) {
             return Ok(payment.clone());
         }
+        let mut step = match interpret::charge_needs_permission_check(charge, &ctx) {
+            // An asynchronous soft decline: as the page says, Get Charge Permission, then
+            // retry if Chargeable (on the dunning schedule for MIT; the buyer for CIT).
+            Some(outcome) => {
+                let check = match self.amazon.get_charge_permission(&attempt.wallet_id).await {
+                    Ok(p) => Some(PermissionCheck::from_permission(&p)),
+                    Err(_) => None,
+                };
+                let mut s = interpret::with_permission(&outcome, check.as_ref(), &ctx);
+                s.charge_id = plain.charge_id.clone();
+                s.http_status = Some(200);
+                s.reason_code = plain.reason_code.clone();
+                s
+            }
+            None => plain,
+        };
         if step.state == AttemptState::Canceled && payment.status == PaymentStatus::ActionRequired {
             step.buyer_action = Some(BuyerAction {
                 kind: BuyerActionKind::UseAnotherMethod,

@@ -59,6 +59,11 @@ impl Service {
         ))
         .map_err(|_| ServiceError::Internal("refund id".into()))?;
         if let Ok(existing) = self.store.get_refund(&id).await {
+            // A retried request: a refund whose answer was lost is resent with its own key
+            // and body (Amazon answers the first refund again), never refunded twice.
+            if existing.state == RefundState::Pending && existing.amazon_refund_id.is_none() {
+                return self.resend_refund(&id).await;
+            }
             return Ok(existing);
         }
         let (Some(captured), Some(charge_id)) = (payment.captured, payment.charge_id.clone())
@@ -197,8 +202,25 @@ impl Service {
         }
     }
 
-    /// `GET /admin/v1/refunds/{id}`.
+    /// `GET /admin/v1/refunds/{id}`: a refund whose answer was lost a while ago is resent
+    /// on read (its own key and body), so it does not stay pending forever.
     pub async fn get_refund(&self, id: &RefundId) -> ServiceResult<Refund> {
+        let r = self.stored_refund(id).await?;
+        let stale = self.clock.now() - r.updated_at
+            >= chrono::TimeDelta::from_std(self.config.unknown_replay_after)
+                .unwrap_or(chrono::TimeDelta::minutes(1));
+        if r.state == RefundState::Pending && r.amazon_refund_id.is_none() && stale {
+            return match self.send_refund(r.clone()).await {
+                Ok(sent) => Ok(sent),
+                // Amazon is still unreachable: the stored refund, pending.
+                Err(ServiceError::Unavailable { .. }) => Ok(r),
+                Err(e) => Err(e),
+            };
+        }
+        Ok(r)
+    }
+
+    async fn stored_refund(&self, id: &RefundId) -> ServiceResult<Refund> {
         match self.store.get_refund(id).await {
             Ok(r) => Ok(r),
             Err(StoreError::NotFound { .. }) => Err(ServiceError::NotFound { kind: "refund" }),
@@ -208,7 +230,7 @@ impl Service {
 
     /// Resends a refund whose answer was lost (reconciler).
     pub async fn resend_refund(&self, id: &RefundId) -> ServiceResult<Refund> {
-        let r = self.get_refund(id).await?;
+        let r = self.stored_refund(id).await?;
         if r.state != RefundState::Pending || r.amazon_refund_id.is_some() {
             if let Some(a) = &r.amazon_refund_id {
                 let amazon = self.amazon.get_refund(a).await.map_err(upstream)?;

@@ -130,7 +130,12 @@ impl Service {
                 .await?;
         }
         let latest = match &sub.latest_payment_id {
-            Some(p) => Some(self.get_payment(caller, p).await?.payment),
+            Some(p) => match self.get_payment(caller, p).await {
+                Ok(d) => Some(d.payment),
+                // A period billing skipped without charging has no payment yet.
+                Err(ServiceError::NotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         Ok((sub, latest))

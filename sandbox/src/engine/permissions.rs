@@ -388,6 +388,22 @@ impl Core {
         Ok(())
     }
 
+    /// The card starts to answer asynchronously (AuthorizationInitiated) and end as `outcome`.
+    pub(crate) fn change_async_outcome(
+        &mut self,
+        id: &str,
+        outcome: PendingOutcome,
+    ) -> Result<(), ApiError> {
+        let preset = if outcome == PendingOutcome::Approve {
+            Preset::AsyncApprove
+        } else {
+            Preset::AsyncDecline
+        };
+        self.change_card_behaviour(id, preset)?;
+        self.open_permission_mut(id)?.wallet.async_decline = outcome;
+        Ok(())
+    }
+
     /// Moves a permission into any state/reason SPEC §5.2 lists, with its IPN (control API).
     /// Closed is terminal; setting the current state and reason again changes nothing.
     pub(crate) fn force_permission_state(
