@@ -101,7 +101,8 @@ impl Jobs {
         (charged, waiting)
     }
 
-    /// One pass: IPNs settled, due periods billed, the reconciler, merchant events.
+    /// One pass: IPNs settled, due periods billed, the reconciler and the watch over
+    /// upcoming renewals, merchant events.
     pub async fn pass(&self) -> Result<JobsReport, ServiceError> {
         let _one = self.running.lock().await;
         self.sandbox.ipn().idle().await;
@@ -109,6 +110,7 @@ impl Jobs {
         let scheduled = self.service.schedule_billing(&queue, 0.0, BUDGET).await?;
         let (charged, waiting) = self.work(queue.take()).await;
         let reconciled = self.service.reconcile(BUDGET).await?;
+        let outreach = self.service.watch_upcoming(BUDGET, BUDGET).await?;
         // What billing and reconciling made Amazon publish, before events go out.
         self.sandbox.ipn().idle().await;
         let events = self
@@ -120,6 +122,8 @@ impl Jobs {
             charged,
             waiting,
             reconciled: reconciled.examined,
+            at_risk: outreach.at_risk,
+            rechecked: outreach.rechecked,
             events_delivered: events.delivered,
             events_rescheduled: events.rescheduled,
         })

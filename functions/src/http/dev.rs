@@ -54,6 +54,10 @@ pub struct JobsReport {
     pub waiting: u32,
     /// Payments the reconciler looked at.
     pub reconciled: u32,
+    /// `subscription.at_risk` events written for renewals coming up.
+    pub at_risk: u32,
+    /// Wallets billing soon re-read with Get Charge Permission.
+    pub rechecked: u32,
     /// Merchant events delivered.
     pub events_delivered: u32,
     /// Merchant event deliveries that failed and were rescheduled.
