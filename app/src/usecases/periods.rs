@@ -53,6 +53,23 @@ pub fn period_start(sub: &Subscription, n: u32) -> Option<DateTime<Utc>> {
     sub.interval.nth_after(sub.anchor, n.saturating_sub(1))
 }
 
+/// The period in force, as the API shows it: the one being billed (its payment started, or
+/// it is the first), else the last one paid — after a renewal succeeds the counter already
+/// names the next period, which has not begun. Returns its number, start and end.
+pub fn period_in_force(
+    sub: &Subscription,
+) -> (u32, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let being_billed = sub.period <= 1
+        || sub.latest_payment_id.as_ref()
+            == Some(&PaymentId::for_period(&sub.subscription_id, sub.period));
+    let n = if being_billed {
+        sub.period
+    } else {
+        sub.period - 1
+    };
+    (n, period_start(sub, n), period_start(sub, n + 1))
+}
+
 /// The subscription after its current period's payment ended (`payment` is the payment).
 pub fn after_period(
     sub: &Subscription,
@@ -192,6 +209,29 @@ mod tests {
     }
 
     use crate::ids::{CustomerId, PlanId, SubscriptionId, WalletId};
+
+    #[test]
+    fn the_period_in_force_is_the_one_billed_or_the_last_paid() {
+        let at = |m| Utc.with_ymd_and_hms(2026, m, 28, 10, 0, 0).unwrap();
+        let mut s = sub(SubscriptionStatus::Active);
+        s.anchor = at(1);
+        let id = s.subscription_id.clone();
+        // (period counter, latest payment's period) → period in force.
+        for (period, latest, want) in [
+            (1, None, 1),
+            (1, Some(1), 1),
+            (2, Some(1), 1), // period 1 paid; period 2 not begun
+            (2, Some(2), 2), // period 2 being billed (or dunning)
+            (3, Some(2), 2),
+        ] {
+            s.period = period;
+            s.latest_payment_id = latest.map(|n| PaymentId::for_period(&id, n));
+            let (n, start, end) = period_in_force(&s);
+            assert_eq!(n, want, "period {period}, latest {latest:?}");
+            assert_eq!(start, Some(at(want)));
+            assert_eq!(end, Some(at(want + 1)));
+        }
+    }
 
     #[test]
     fn paid_periods_advance_from_the_anchor() {

@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use savedwallet_app::store::{CancelReason, Payment, Subscription, SubscriptionStatus};
-use savedwallet_app::usecases::periods::period_start;
+use savedwallet_app::usecases::periods::period_in_force;
 use savedwallet_app::usecases::{ButtonConfig, SetupStarted, WalletView};
 use savedwallet_app::UsageReport;
 
@@ -197,7 +197,7 @@ pub struct SubscriptionDto {
     pub plan_id: String,
     /// Status.
     pub status: SubscriptionStatusDto,
-    /// The period being billed.
+    /// The period in force: the one being billed, else the last one paid.
     pub current_period: PeriodDto,
     /// When the next period is billed (null once canceled).
     pub next_billing_at: Option<Timestamp>,
@@ -231,10 +231,14 @@ impl SubscriptionDto {
                 SubscriptionStatus::PastDue => SubscriptionStatusDto::PastDue,
                 SubscriptionStatus::Canceled => SubscriptionStatusDto::Canceled,
             },
-            current_period: PeriodDto {
-                number: s.period,
-                starts_at: time(period_start(s, s.period)),
-                ends_at: s.next_billing_at.into(),
+            current_period: {
+                let (number, starts, ends) = period_in_force(s);
+                PeriodDto {
+                    number,
+                    starts_at: time(starts),
+                    // None only past chrono's range; the stored next start stands in.
+                    ends_at: ends.unwrap_or(s.next_billing_at).into(),
+                }
             },
             next_billing_at: (!canceled).then_some(s.next_billing_at.into()),
             latest_payment: latest.map(PaymentResult::from),
