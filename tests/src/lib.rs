@@ -15,7 +15,8 @@ pub use servers::{message_of, Captured, ConnectionCounter, IpnCapture, RequestCa
 
 pub use savedwallet_cli::stack::{LocalStack, StackOptions};
 pub use savedwallet_sandbox::buyer::{returned_session, Buyer};
-pub use savedwallet_sandbox::{MfaOutcome, Preset};
+pub use savedwallet_sandbox::ipn::SignatureVersion;
+pub use savedwallet_sandbox::{HardDeclineEffect, Knobs, MfaFailureEffect, MfaOutcome, Preset};
 
 /// The message a failed MFA challenge carries (the seed's words, API.md).
 pub const FAILED_MFA_MESSAGE: &str =
@@ -321,11 +322,10 @@ impl System {
             .await
             .expect("clock");
         let body = reply(r).await.ok(200).clone();
-        body["now"]
-            .as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .expect("the sandbox's now is RFC 3339")
+        body["nowUnixMs"]
+            .as_i64()
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+            .expect("the sandbox's now in Unix milliseconds")
     }
 
     /// The sandbox's Charge objects of one charge permission.
