@@ -68,7 +68,11 @@ async fn an_approved_challenge_completes_once_however_often_it_is_called() {
     let sys = System::start().await;
     let (token, wallet) = mfa_wallet(&sys, "cust_mfa").await;
     let (pid, url) = mfa_payment(&sys, "cust_mfa", &token, &wallet).await;
-    assert_eq!(sys.amazon_calls("CompleteCheckoutSession").await, 1, "setup");
+    assert_eq!(
+        sys.amazon_calls("CompleteCheckoutSession").await,
+        1,
+        "setup"
+    );
     let session = challenge(&sys, &pid, &url, MfaOutcome::Approved).await;
 
     let done = complete(&sys, &token, &pid, &session).await;
@@ -158,7 +162,10 @@ async fn failed_challenge(effect: MfaFailureEffect) {
     );
 
     // The buyer picks another method on Amazon's page; the IPN brings it in.
-    let update = w["paymentMethodUpdateUrl"].as_str().expect("url").to_string();
+    let update = w["paymentMethodUpdateUrl"]
+        .as_str()
+        .expect("url")
+        .to_string();
     sys.buyer
         .update_payment_method(&update, Preset::AlwaysApprove)
         .await
@@ -280,7 +287,10 @@ async fn a_challenge_session_completes_only_its_own_payment() {
         completions + 1
     );
     assert_eq!(sys.payment(&alice, &p2).await["status"], "action_required");
-    assert_eq!(sys.payment(&mallory, &pm).await["status"], "action_required");
+    assert_eq!(
+        sys.payment(&mallory, &pm).await["status"],
+        "action_required"
+    );
     let succeeded: Vec<Value> = sys
         .ledger()
         .await
@@ -292,5 +302,8 @@ async fn a_challenge_session_completes_only_its_own_payment() {
         .filter(|c| c["statusDetails"]["state"] == "Captured")
         .collect();
     assert_eq!(succeeded.len(), 1);
-    assert_eq!(succeeded[0]["merchantMetadata"]["merchantReferenceId"], p1.as_str());
+    assert_eq!(
+        succeeded[0]["merchantMetadata"]["merchantReferenceId"],
+        p1.as_str()
+    );
 }
