@@ -152,6 +152,7 @@ impl LocalArgs {
             ipn_reorder_rate: self.ipn_reorder_rate,
             ipn_signature_version: self.ipn_signature_version,
             sns_allowed_topics: stack::default_sns_topics(),
+            buyer_rate_limit: savedwallet_functions::http::RateLimit::default(),
             require_ipn_confirmation: true,
             webhook_url: self.webhook_url.clone(),
             job_interval: (self.job_interval > 0).then(|| Duration::from_secs(self.job_interval)),

@@ -28,7 +28,7 @@ use savedwallet_functions::amazon::{AmazonPayGateway, Timeouts};
 use savedwallet_functions::events::{parse_secret, LogSink, WebhookSink};
 use savedwallet_functions::http::{
     self, AdminToken, AppState, AuthMode, DevHooks, DevTools, HttpConfig, JobsReport, LocalAuth,
-    LocalIssuer,
+    LocalIssuer, RateLimit,
 };
 use savedwallet_functions::runtime::OsEntropy;
 use savedwallet_functions::sns::{SnsConfig, SnsVerifier};
@@ -106,6 +106,8 @@ pub struct StackOptions {
     /// The SNS topics `/ipn` believes, each with the lowest SignatureVersion it accepts
     /// from that topic ([`default_sns_topics`]: the sandbox's topic, version 1 and up).
     pub sns_allowed_topics: Vec<(String, SignatureVersion)>,
+    /// Each buyer's token bucket on the routes that call Amazon Pay (429 `rate_limited`).
+    pub buyer_rate_limit: RateLimit,
     /// Wait at start until the sandbox's IPN subscription is confirmed through `/ipn`, and
     /// fail when it is not. Off only for stacks whose `/ipn` refuses the sandbox's topic or
     /// its signature version on purpose (tests of the allow list).
@@ -144,6 +146,7 @@ impl StackOptions {
             ipn_reorder_rate: 0.0,
             ipn_signature_version: SignatureVersion::V1,
             sns_allowed_topics: default_sns_topics(),
+            buyer_rate_limit: RateLimit::default(),
             require_ipn_confirmation: true,
             webhook_url: None,
             job_interval: None,
@@ -357,6 +360,7 @@ impl LocalStack {
             Arc::new(SnsVerifier::new(sns)),
             HttpConfig {
                 cors_origins: opts.frontend_origins.clone(),
+                rate_limit: opts.buyer_rate_limit,
                 ..HttpConfig::default()
             },
         );
