@@ -492,6 +492,15 @@ async fn reply(resp: reqwest::Response) -> Reply {
     }
 }
 
+/// Whether `path` (its query ignored) is an instance of the route template `template`
+/// (`/v1/wallets/{walletId}`): the tests that walk every route use it.
+pub fn matches_template(template: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+}
+
 /// A unique suffix (no two calls in a process share one).
 pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,18 +5,8 @@
 
 use reqwest::Method;
 use savedwallet_functions::http::{local_route_table, RateLimit};
-use savedwallet_tests::{returned_session, Preset, System, Who, FRONTEND};
+use savedwallet_tests::{matches_template, returned_session, Preset, System, Who, FRONTEND};
 use serde_json::{json, Value};
-
-/// Whether `path` (query stripped) is an instance of the route template `template`.
-fn matches_template(template: &str, path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
-    t.len() == p.len()
-        && t.iter()
-            .zip(&p)
-            .all(|(t, p)| t.starts_with('{') || t == p)
-}
 
 async fn subscribe(sys: &System, token: &str, wallet: &str, key: &str) -> String {
     let r = sys
@@ -107,14 +97,21 @@ async fn another_customers_ids_are_404_on_every_buyer_route() {
     let bdeclined_order = sys.order("cust_bob", "13.00", true).await;
     let bdeclined = sys.pay(&bob, &bdeclined_order, &bsoft).await;
     assert_eq!(bdeclined.ok(201)["status"], "declined");
-    let bpid = bdeclined.body["paymentId"].as_str().expect("id").to_string();
+    let bpid = bdeclined.body["paymentId"]
+        .as_str()
+        .expect("id")
+        .to_string();
     sys.jobs().await;
 
     let ret = format!("{FRONTEND}/r");
     let cases: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, format!("/v1/wallets/{w}"), None),
         (Method::DELETE, format!("/v1/wallets/{w}"), None),
-        (Method::GET, format!("/v1/wallets/button?walletId={w}"), None),
+        (
+            Method::GET,
+            format!("/v1/wallets/button?walletId={w}"),
+            None,
+        ),
         (Method::GET, format!("/v1/subscriptions/{sid}"), None),
         (
             Method::PATCH,
@@ -179,7 +176,9 @@ async fn another_customers_ids_are_404_on_every_buyer_route() {
     let before = state(&sys, &alice, &bob).await;
     let writes = sys.store_writes();
     for (method, path, body) in &cases {
-        let r = sys.buyer_call(&bob, method.clone(), path, body.clone()).await;
+        let r = sys
+            .buyer_call(&bob, method.clone(), path, body.clone())
+            .await;
         assert_eq!(r.status.as_u16(), 404, "{method} {path}: {:#}", r.body);
         r.error(404, "not_found");
     }
@@ -212,7 +211,12 @@ async fn another_customers_ids_are_404_on_every_buyer_route() {
     // Alice still has everything, and can use it.
     assert_eq!(sys.get_wallet(&alice, &w).await["state"], "Chargeable");
     let sub = sys
-        .buyer_call(&alice, Method::GET, &format!("/v1/subscriptions/{sid}"), None)
+        .buyer_call(
+            &alice,
+            Method::GET,
+            &format!("/v1/subscriptions/{sid}"),
+            None,
+        )
         .await;
     assert_eq!(sub.ok(200)["status"], "active");
     assert_eq!(sub.body["walletId"], w.as_str());

@@ -6,7 +6,7 @@
 
 use reqwest::Method;
 use savedwallet_functions::http::{local_route_table, RateLimit};
-use savedwallet_tests::{Preset, System, Who, FRONTEND};
+use savedwallet_tests::{matches_template, Preset, System, Who, FRONTEND};
 use serde_json::{json, Value};
 
 /// One refused request.
@@ -75,18 +75,9 @@ fn eur(amount: &str) -> Value {
 const NO_INPUT: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/openapi.json"),
-    ("POST", "/ipn"), // tests/ipn_forged.rs
+    ("POST", "/ipn"), // ipn_forged.rs
     ("POST", "/dev/jobs/run"),
 ];
-
-fn matches_template(template: &str, path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
-    t.len() == p.len()
-        && t.iter()
-            .zip(&p)
-            .all(|(t, p)| t.starts_with('{') || t == p)
-}
 
 #[tokio::test]
 async fn bad_input_is_refused_with_its_code_and_nothing_is_written() {
@@ -366,7 +357,10 @@ async fn bad_input_is_refused_with_its_code_and_nothing_is_written() {
                 sys.call(c.method, &c.path, &c.who, Some(v), c.key.as_deref())
                     .await
             }
-            None => sys.call(c.method, &c.path, &c.who, None, c.key.as_deref()).await,
+            None => {
+                sys.call(c.method, &c.path, &c.who, None, c.key.as_deref())
+                    .await
+            }
         };
         assert_eq!(
             (r.status.as_u16(), r.body["error"]["code"].as_str()),
