@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod declines;
+mod idempotency;
 mod ipn_delivery;
 mod ipn_forged;
 mod mfa;
