@@ -7,6 +7,7 @@ mod declines;
 mod idempotency;
 mod ipn_delivery;
 mod ipn_forged;
+mod logs;
 mod lost_answers;
 mod mfa;
 mod orders;
