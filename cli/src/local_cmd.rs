@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use savedwallet_app::Origin;
-use savedwallet_cli::stack::{secrets, LocalStack, StackInfo, StackOptions, StoreChoice};
+use savedwallet_cli::stack::{self, secrets, LocalStack, StackInfo, StackOptions, StoreChoice};
 use savedwallet_sandbox::ipn::SignatureVersion;
 use savedwallet_sandbox::{HardDeclineEffect, Knobs, MfaFailureEffect, QuotaClock};
 use savedwallet_shared::region::Region;
@@ -151,6 +151,9 @@ impl LocalArgs {
             ipn_duplicate_rate: self.ipn_duplicate_rate,
             ipn_reorder_rate: self.ipn_reorder_rate,
             ipn_signature_version: self.ipn_signature_version,
+            sns_allowed_topics: stack::default_sns_topics(),
+            buyer_rate_limit: savedwallet_functions::http::RateLimit::default(),
+            require_ipn_confirmation: true,
             webhook_url: self.webhook_url.clone(),
             job_interval: (self.job_interval > 0).then(|| Duration::from_secs(self.job_interval)),
             workers: self.workers,

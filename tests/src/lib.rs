@@ -3,14 +3,24 @@
 //! JWTs and the admin token, the sandbox's hosted pages as a buyer would use them, and the
 //! sandbox's control API and ledger to inject faults and check what Amazon saw.
 
+pub mod servers;
+
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+pub use servers::{message_of, Captured, ConnectionCounter, IpnCapture, RequestCapture};
+
 pub use savedwallet_cli::stack::{LocalStack, StackOptions};
 pub use savedwallet_sandbox::buyer::{returned_session, Buyer};
-pub use savedwallet_sandbox::{MfaOutcome, Preset};
+pub use savedwallet_sandbox::ipn::SignatureVersion;
+pub use savedwallet_sandbox::{HardDeclineEffect, Knobs, MfaFailureEffect, MfaOutcome, Preset};
+
+/// The message a failed MFA challenge carries (the seed's words, API.md).
+pub const FAILED_MFA_MESSAGE: &str =
+    "Your payment was not successful. Please try another payment method.";
 
 /// Where buyers come back to (the stack's allowed frontend origin).
 pub const FRONTEND: &str = "http://localhost:3000";
@@ -181,6 +191,181 @@ impl System {
         r.ok(200)["token"].as_str().expect("token").to_string()
     }
 
+    /// Calls the API with a raw body and content type (bad-input tests).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        who: &Who,
+        content_type: &str,
+        body: Vec<u8>,
+        key: Option<&str>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.api()));
+        req = match who {
+            Who::Anonymous => req,
+            Who::Buyer(t) => req.bearer_auth(t),
+            Who::Admin => req.bearer_auth(&self.stack.info.admin_token),
+        };
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let resp = req
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the API answers");
+        reply(resp).await
+    }
+
+    /// POSTs an SNS envelope to the API's `/ipn` as SNS does (`text/plain`).
+    pub async fn post_ipn(&self, body: impl Into<String>) -> Reply {
+        let resp = self
+            .http
+            .post(&self.stack.info.ipn_url)
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=UTF-8")
+            .body(body.into())
+            .send()
+            .await
+            .expect("the IPN endpoint answers");
+        reply(resp).await
+    }
+
+    /// A Saved Wallet set up on the consent page; returns its id.
+    pub async fn wallet_id(&self, token: &str, preset: Preset) -> String {
+        self.wallet(token, preset).await["walletId"]
+            .as_str()
+            .expect("walletId")
+            .to_string()
+    }
+
+    /// `GET /v1/wallets/{id}` as the buyer.
+    pub async fn get_wallet(&self, token: &str, wallet_id: &str) -> Value {
+        self.buyer_call(
+            token,
+            Method::GET,
+            &format!("/v1/wallets/{wallet_id}"),
+            None,
+        )
+        .await
+        .ok(200)
+        .clone()
+    }
+
+    /// `GET /v1/payments/{id}` as the buyer.
+    pub async fn payment(&self, token: &str, payment_id: &str) -> Value {
+        self.buyer_call(
+            token,
+            Method::GET,
+            &format!("/v1/payments/{payment_id}"),
+            None,
+        )
+        .await
+        .ok(200)
+        .clone()
+    }
+
+    /// `GET /admin/v1/payments/{id}` (attempts whole).
+    pub async fn admin_payment(&self, payment_id: &str) -> Value {
+        self.admin_call(
+            Method::GET,
+            &format!("/admin/v1/payments/{payment_id}"),
+            None,
+            None,
+        )
+        .await
+        .ok(200)
+        .clone()
+    }
+
+    /// Every merchant event so far (`GET /admin/v1/events`, all pages), oldest first.
+    pub async fn events(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/admin/v1/events?limit=100&cursor={c}"),
+                None => "/admin/v1/events?limit=100".to_string(),
+            };
+            let page = self.admin_call(Method::GET, &path, None, None).await;
+            let body = page.ok(200);
+            all.extend(body["events"].as_array().cloned().unwrap_or_default());
+            match body["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return all,
+            }
+        }
+    }
+
+    /// The types of every merchant event so far, oldest first.
+    pub async fn event_types(&self) -> Vec<String> {
+        self.events()
+            .await
+            .iter()
+            .filter_map(|e| e["type"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Store writes so far (PutItem, UpdateItem, DeleteItem, TransactWriteItems).
+    pub fn store_writes(&self) -> u64 {
+        let c = self.stack.store.request_counts();
+        c.put_item + c.update_item + c.delete_item + c.transact_write_items
+    }
+
+    /// The simulated now (`GET /_sandbox/clock`): the service's clock too.
+    pub async fn now(&self) -> DateTime<Utc> {
+        let r = self
+            .http
+            .get(format!("{}/clock", self.control()))
+            .send()
+            .await
+            .expect("clock");
+        let body = reply(r).await.ok(200).clone();
+        body["nowUnixMs"]
+            .as_i64()
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+            .expect("the sandbox's now in Unix milliseconds")
+    }
+
+    /// The sandbox's Charge objects of one charge permission.
+    pub async fn charges_of(&self, wallet_id: &str) -> Vec<Value> {
+        self.ledger().await["charges"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c["chargePermissionId"] == wallet_id)
+            .collect()
+    }
+
+    /// The sandbox's charge permission `id` as Amazon holds it.
+    pub async fn amazon_permission(&self, wallet_id: &str) -> Value {
+        self.ledger().await["chargePermissions"]
+            .as_array()
+            .and_then(|ps| {
+                ps.iter()
+                    .find(|p| p["chargePermissionId"] == wallet_id)
+                    .cloned()
+            })
+            .expect("the permission is in the sandbox's ledger")
+    }
+
+    /// Subscribes a capture server to the sandbox's topic (SignatureVersion `version`,
+    /// "1" or "2"): it receives the same signed envelopes as the API's `/ipn`.
+    pub async fn capture_ipns(&self, version: &str) -> IpnCapture {
+        let capture = IpnCapture::start().await;
+        let r = self
+            .control_call(
+                Method::POST,
+                "/ipn-endpoints",
+                json!({ "url": capture.url(), "signatureVersion": version }),
+            )
+            .await;
+        assert!(r.status.is_success(), "subscribe: {:#}", r.body);
+        capture
+    }
+
     /// Sets up a Saved Wallet for the buyer through the sandbox's consent page; returns
     /// the wallet as the API answers it.
     pub async fn wallet(&self, token: &str, preset: Preset) -> Value {
@@ -305,6 +490,15 @@ async fn reply(resp: reqwest::Response) -> Reply {
         headers,
         body,
     }
+}
+
+/// Whether `path` (its query ignored) is an instance of the route template `template`
+/// (`/v1/wallets/{walletId}`): the tests that walk every route use it.
+pub fn matches_template(template: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let t: Vec<&str> = template.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
 }
 
 /// A unique suffix (no two calls in a process share one).

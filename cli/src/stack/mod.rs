@@ -28,7 +28,7 @@ use savedwallet_functions::amazon::{AmazonPayGateway, Timeouts};
 use savedwallet_functions::events::{parse_secret, LogSink, WebhookSink};
 use savedwallet_functions::http::{
     self, AdminToken, AppState, AuthMode, DevHooks, DevTools, HttpConfig, JobsReport, LocalAuth,
-    LocalIssuer,
+    LocalIssuer, RateLimit,
 };
 use savedwallet_functions::runtime::OsEntropy;
 use savedwallet_functions::sns::{SnsConfig, SnsVerifier};
@@ -103,6 +103,15 @@ pub struct StackOptions {
     pub ipn_reorder_rate: f64,
     /// SNS SignatureVersion of the local IPN subscription.
     pub ipn_signature_version: SignatureVersion,
+    /// The SNS topics `/ipn` believes, each with the lowest SignatureVersion it accepts
+    /// from that topic ([`default_sns_topics`]: the sandbox's topic, version 1 and up).
+    pub sns_allowed_topics: Vec<(String, SignatureVersion)>,
+    /// Each buyer's token bucket on the routes that call Amazon Pay (429 `rate_limited`).
+    pub buyer_rate_limit: RateLimit,
+    /// Wait at start until the sandbox's IPN subscription is confirmed through `/ipn`, and
+    /// fail when it is not. Off only for stacks whose `/ipn` refuses the sandbox's topic or
+    /// its signature version on purpose (tests of the allow list).
+    pub require_ipn_confirmation: bool,
     /// Deliver merchant events to this webhook (else they are logged).
     pub webhook_url: Option<url::Url>,
     /// Run the background jobs every this often (`None`: only on `POST /dev/jobs/run`).
@@ -136,6 +145,9 @@ impl StackOptions {
             ipn_duplicate_rate: 0.0,
             ipn_reorder_rate: 0.0,
             ipn_signature_version: SignatureVersion::V1,
+            sns_allowed_topics: default_sns_topics(),
+            buyer_rate_limit: RateLimit::default(),
+            require_ipn_confirmation: true,
             webhook_url: None,
             job_interval: None,
             workers: 4,
@@ -143,6 +155,12 @@ impl StackOptions {
             demo_plans: true,
         }
     }
+}
+
+/// The topics `/ipn` believes by default: the sandbox's, with SignatureVersion 1 and up
+/// (SPEC §16: "expect 1, accept both").
+pub fn default_sns_topics() -> Vec<(String, SignatureVersion)> {
+    vec![(DEFAULT_TOPIC_ARN.to_string(), SignatureVersion::V1)]
 }
 
 /// Why the stack could not start.
@@ -237,6 +255,7 @@ pub struct LocalStack {
     pub issuer: Arc<LocalIssuer>,
     /// The background jobs.
     pub jobs: Arc<Jobs>,
+    secrets: Secrets,
     server: JoinHandle<()>,
     loops: Option<JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -327,9 +346,11 @@ impl LocalStack {
             .base_url()
             .parse()
             .map_err(|e| StackError::Config(format!("sandbox URL: {e}")))?;
-        let sns = SnsConfig::local_sandbox(&sandbox_url)
-            .map_err(|e| StackError::Config(e.to_string()))?
-            .allow_topic(DEFAULT_TOPIC_ARN, SignatureVersion::V1);
+        let mut sns = SnsConfig::local_sandbox(&sandbox_url)
+            .map_err(|e| StackError::Config(e.to_string()))?;
+        for (topic, minimum) in &opts.sns_allowed_topics {
+            sns = sns.allow_topic(topic.clone(), *minimum);
+        }
         let state = AppState::new(
             service.clone(),
             AuthMode::Local(Box::new(LocalAuth {
@@ -339,6 +360,7 @@ impl LocalStack {
             Arc::new(SnsVerifier::new(sns)),
             HttpConfig {
                 cors_origins: opts.frontend_origins.clone(),
+                rate_limit: opts.buyer_rate_limit,
                 ..HttpConfig::default()
             },
         );
@@ -378,7 +400,13 @@ impl LocalStack {
         });
         let api_url = format!("http://{addr}");
         let ipn_url = format!("{api_url}/ipn");
-        subscribe_ipn(&sandbox, &ipn_url, opts.ipn_signature_version).await?;
+        subscribe_ipn(
+            &sandbox,
+            &ipn_url,
+            opts.ipn_signature_version,
+            opts.require_ipn_confirmation,
+        )
+        .await?;
 
         let mut demo = Vec::new();
         if opts.demo_plans {
@@ -406,10 +434,17 @@ impl LocalStack {
             store,
             issuer,
             jobs,
+            secrets,
             server,
             loops,
             stop,
         })
+    }
+
+    /// The install's secrets (the merchant's private key, the binding secret, …): the
+    /// log-redaction test looks for them in the logs.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// A dev JWT for `customer` (what `POST /dev/token` answers).
@@ -526,11 +561,13 @@ fn build_service(
 }
 
 /// Subscribes `ipn_url` to the sandbox's topic (once: a restarted stack keeps its
-/// subscription) and waits for the confirmation round trip.
+/// subscription) and waits for the confirmation round trip; with `require`, an
+/// unconfirmed subscription is an error.
 async fn subscribe_ipn(
     sandbox: &SandboxHandle,
     ipn_url: &str,
     version: SignatureVersion,
+    require: bool,
 ) -> Result<(), StackError> {
     let url: url::Url = ipn_url
         .parse()
@@ -545,7 +582,7 @@ async fn subscribe_ipn(
             .map_err(|e| StackError::Sandbox(e.to_string()))?;
         sandbox.ipn().idle().await;
     }
-    if sandbox.ipn().subscriptions().iter().any(subscribed) {
+    if !require || sandbox.ipn().subscriptions().iter().any(subscribed) {
         Ok(())
     } else {
         Err(StackError::Sandbox(format!(

@@ -280,6 +280,15 @@ impl IntoResponse for AppError {
             // causes are our own texts and Amazon's reason codes, never a body or a secret.
             tracing::error!(error = %self, code = info.code(), "request failed");
         }
-        info.response(None)
+        let replayed = matches!(self, AppError::Replay(_));
+        let mut resp = info.response(None);
+        if replayed {
+            // A saved refusal is "the first answer again" like a saved success (docs/http.md).
+            resp.headers_mut().insert(
+                super::idempotency::REPLAYED.clone(),
+                HeaderValue::from_static("true"),
+            );
+        }
+        resp
     }
 }

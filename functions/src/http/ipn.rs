@@ -19,10 +19,12 @@ use axum::Router;
 
 use savedwallet_app::usecases::{IpnOutcome, VerifiedIpn};
 use savedwallet_app::ServiceError;
+use savedwallet_shared::api::enums::IpnObjectType;
 
 use super::dto::ErrorBody;
 use super::error::AppError;
 use super::idempotency::Answer;
+use super::request::{note, Note};
 use super::routes::{build, route, RouteSpec};
 use super::AppState;
 
@@ -149,6 +151,22 @@ pub fn ipn_routes() -> Router<AppState> {
     build(ROUTES)
 }
 
+/// Records the ids a verified IPN names on the request's span: its wallet (the charge
+/// permission) and, for a CHARGE, the Amazon charge id.
+fn note_ipn(ipn: &VerifiedIpn) {
+    let m = &ipn.message;
+    let wallet = match m.object_type {
+        IpnObjectType::ChargePermission => Some(m.object_id.as_str()),
+        _ => m.charge_permission_id.as_deref(),
+    };
+    let charge = (m.object_type == IpnObjectType::Charge).then_some(m.object_id.as_str());
+    note(Note {
+        wallet_id: wallet,
+        charge_id: charge,
+        ..Note::default()
+    });
+}
+
 /// Receives an Amazon Pay IPN from SNS.
 #[utoipa::path(post, path = "/ipn", tag = "ipn",
     request_body(content = String, content_type = "text/plain", description = "The SNS JSON envelope"),
@@ -165,6 +183,7 @@ pub(crate) async fn ipn(State(st): State<AppState>, req: Request) -> Result<Answ
         .map_err(|_| AppError::PayloadTooLarge { limit })?;
     match st.ipn().verify(&body).await.map_err(AppError::Ipn)? {
         IpnDelivery::Notification(ipn) => {
+            note_ipn(&ipn);
             let outcome = st.service().process_ipn(&ipn).await.map_err(|e| match e {
                 // Handled by nobody now: SNS must deliver it again.
                 ServiceError::Unavailable { .. } | ServiceError::Internal(_) => e,

@@ -143,6 +143,12 @@ async fn refusals_are_replayed_and_transient_answers_released() {
         .send()
         .await;
     replay.expect_error(404, "not_found");
+    assert_eq!(missing.header("idempotent-replayed"), None);
+    assert_eq!(
+        replay.header("idempotent-replayed"),
+        Some("true"),
+        "a saved refusal is replayed like a saved success"
+    );
     assert_eq!(
         replay.json["error"]["message"],
         missing.json["error"]["message"]
