@@ -2,9 +2,7 @@
 //! periods as MITR exactly once, dunning, waiting for a payment method (and billing at once
 //! when the IPN shows the wallet Chargeable), the monthly limit, edits and crashes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use savedwallet_app::ids::*;
 use savedwallet_app::store::*;
 use savedwallet_app::usecases::*;

@@ -1,9 +1,7 @@
 //! Orders (CITU), capture, refunds, monthly limits and lost responses, over the real
 //! simulator.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use savedwallet_app::error::ServiceError;
 use savedwallet_app::ids::*;
 use savedwallet_app::store::*;

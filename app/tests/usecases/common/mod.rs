@@ -3,7 +3,7 @@
 //! gateway over the real signing client and HTTP. A programmatic buyer drives the
 //! simulator's hosted pages. IPNs are taken from the simulator and handed to the use case
 //! (SNS verification is the HTTP layer's, tested there).
-#![allow(dead_code)]
+
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,9 +2,7 @@
 //! abandon, complete twice (one Complete call to Amazon), 24 h expiry, and sessions that
 //! belong to someone or something else — under both positions of the failed-MFA knob.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use savedwallet_app::error::ServiceError;
 use savedwallet_app::ids::*;
 use savedwallet_app::store::*;

@@ -2,9 +2,7 @@
 //! `subscription.at_risk` event per period within the window; wallets billing within a
 //! day are re-read (a few per pass), so a change Amazon never notified is seen in time.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use savedwallet_app::store::*;
 use savedwallet_shared::api::{ChargePermissionState, ReasonCode};
 use savedwallet_shared::region::Region;

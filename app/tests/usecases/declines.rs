@@ -3,9 +3,7 @@
 //! authorizations resolved by IPN, and closed wallets — under every position of the
 //! simulator's hard-decline knob.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use savedwallet_app::error::ServiceError;
 use savedwallet_app::store::*;
 use savedwallet_app::usecases::*;
