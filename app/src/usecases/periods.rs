@@ -56,9 +56,7 @@ pub fn period_start(sub: &Subscription, n: u32) -> Option<DateTime<Utc>> {
 /// The period in force, as the API shows it: the one being billed (its payment started, or
 /// it is the first), else the last one paid — after a renewal succeeds the counter already
 /// names the next period, which has not begun. Returns its number, start and end.
-pub fn period_in_force(
-    sub: &Subscription,
-) -> (u32, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+pub fn period_in_force(sub: &Subscription) -> (u32, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     let being_billed = sub.period <= 1
         || sub.latest_payment_id.as_ref()
             == Some(&PaymentId::for_period(&sub.subscription_id, sub.period));

@@ -167,7 +167,10 @@ async fn plans_and_subscriptions() {
     assert_eq!(sub["planId"], "gold");
     // The first period is paid and in force; the second begins at nextBillingAt.
     assert_eq!(sub["currentPeriod"]["number"], 1, "{sub}");
-    assert_eq!(sub["currentPeriod"]["endsAt"], sub["nextBillingAt"], "{sub}");
+    assert_eq!(
+        sub["currentPeriod"]["endsAt"], sub["nextBillingAt"],
+        "{sub}"
+    );
     assert_eq!(sub["currentPeriod"]["startsAt"], pay["createdAt"], "{sub}");
     assert_time(&sub["nextBillingAt"]);
     assert_eq!(sub["canceledAt"], Value::Null);

@@ -4,7 +4,6 @@
 //! simulator's hosted pages. IPNs are taken from the simulator and handed to the use case
 //! (SNS verification is the HTTP layer's, tested there).
 
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
