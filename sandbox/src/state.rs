@@ -95,8 +95,10 @@ impl App {
         if outbox.is_empty() || self.ipn.subscriptions().is_empty() {
             return;
         }
+        let at =
+            chrono::DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_else(chrono::Utc::now);
         for m in outbox {
-            if let Err(e) = self.ipn.publish(m) {
+            if let Err(e) = self.ipn.publish_at(m, at) {
                 tracing::warn!(error = %e, "could not queue an IPN");
             }
         }

@@ -79,11 +79,14 @@ pub(super) struct Publication {
 }
 
 impl Publication {
-    /// A publication of `msg` now, with a fresh MessageId.
-    pub(super) fn of(msg: &IpnMessage) -> Result<Publication, IpnError> {
+    /// A publication of `msg` at `at`, with a fresh MessageId.
+    pub(super) fn of(
+        msg: &IpnMessage,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Publication, IpnError> {
         Ok(Publication {
             message_id: uuid::Uuid::new_v4().to_string(),
-            timestamp: sns_timestamp(),
+            timestamp: sns_timestamp(at),
             message_json: serde_json::to_string(msg)?,
             notification_id: msg.notification_id.clone(),
         })

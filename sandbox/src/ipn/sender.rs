@@ -273,11 +273,21 @@ impl IpnSender {
 
     /// Queues `msg` for delivery to every registered endpoint and returns its SNS
     /// MessageId. An empty `NotificationId` is filled with a random one.
-    pub fn publish(&self, mut msg: IpnMessage) -> Result<String, IpnError> {
+    pub fn publish(&self, msg: IpnMessage) -> Result<String, IpnError> {
+        self.publish_at(msg, chrono::Utc::now())
+    }
+
+    /// Publishes `msg` with SNS `Timestamp` `at` — the simulator's clock, so a notification
+    /// carries the same time as the objects it is about (Amazon's real clock does both).
+    pub fn publish_at(
+        &self,
+        mut msg: IpnMessage,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, IpnError> {
         if msg.notification_id.is_empty() {
             msg.notification_id = super::new_notification_id();
         }
-        let publication = Publication::of(&msg)?;
+        let publication = Publication::of(&msg, at)?;
         let id = publication.message_id.clone();
         self.enqueue(Job::Notify(publication))?;
         Ok(id)
@@ -291,7 +301,7 @@ impl IpnSender {
         subscription_arn: &str,
     ) -> Result<SnsEnvelope, IpnError> {
         self.shared.notification_envelope(
-            &Publication::of(msg)?,
+            &Publication::of(msg, chrono::Utc::now())?,
             subscription_arn,
             self.shared.config.signature_version,
         )
@@ -394,7 +404,7 @@ impl Shared {
             subject: None,
             message,
             subscribe_url: Some(subscribe.into()),
-            timestamp: sns_timestamp(),
+            timestamp: sns_timestamp(chrono::Utc::now()),
             signature_version: sub.signature_version,
             signature: String::new(),
             signing_cert_url: self.sns_url(self.cert.file_name()).into(),
@@ -409,10 +419,8 @@ fn current_runtime() -> Result<tokio::runtime::Handle, IpnError> {
 }
 
 /// `2024-06-01T12:34:56.789Z`.
-pub(super) fn sns_timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+pub(super) fn sns_timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// 128 hex digits, like SNS confirmation tokens.
@@ -478,7 +486,7 @@ mod tests {
 
     #[test]
     fn timestamps_have_milliseconds() {
-        let ts = sns_timestamp();
+        let ts = sns_timestamp(chrono::Utc::now());
         assert_eq!(ts.len(), 24);
         assert_eq!(&ts[19..20], ".");
         assert!(ts.ends_with('Z'));

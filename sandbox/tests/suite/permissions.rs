@@ -220,3 +220,35 @@ async fn ipn_endpoints_choose_their_signature_version() {
     .await;
     assert_eq!(status, 400, "{v}");
 }
+
+#[tokio::test]
+async fn an_ipn_carries_the_simulated_time_it_was_published_at() {
+    // A service orders notifications against its own records by the SNS Timestamp (e.g.
+    // "a CHARGE_PERMISSION IPN published after the decline"): with the simulated clock
+    // weeks ahead, a wall-clock Timestamp would put every IPN before the objects it is about.
+    let sb = start().await;
+    let rx = ipn_receiver(&sb).await;
+    sb.advance_clock(std::time::Duration::from_secs(40 * 86_400));
+    let cp = wallet(&sb, "always-approve").await;
+    let ch = charge(&client(&sb), &cp, 1000).await;
+    rx.wait_for(|m| m["ObjectId"] == ch.charge_id.as_str())
+        .await;
+    let envelope = rx
+        .envelopes()
+        .into_iter()
+        .find(|e| {
+            e["Message"]
+                .as_str()
+                .is_some_and(|m| m.contains(ch.charge_id.as_str()))
+        })
+        .expect("the charge's envelope");
+    let published: chrono::DateTime<chrono::Utc> = envelope["Timestamp"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("an RFC 3339 Timestamp");
+    let now = sb.now();
+    assert!(
+        published <= now && now - published < chrono::TimeDelta::minutes(1),
+        "published {published}, simulated now {now}"
+    );
+}
