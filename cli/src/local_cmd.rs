@@ -159,6 +159,7 @@ impl LocalArgs {
             workers: self.workers,
             seed: self.seed,
             demo_plans: true,
+            amazon_wrap: None,
         })
     }
 }

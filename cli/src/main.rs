@@ -8,6 +8,7 @@ mod keys;
 mod local_cmd;
 mod pay;
 mod sandbox_cmd;
+mod simulate_cmd;
 
 /// savedwallet — an Amazon Pay Saved Wallet backend.
 #[derive(Debug, Parser)]
@@ -27,6 +28,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Run the Amazon Pay sandbox simulator.
     Sandbox(sandbox_cmd::SandboxArgs),
+    /// Months of recurring billing against the sandbox, with faults, then the invariant check.
+    Simulate(simulate_cmd::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
             Command::Pay(args) => pay::run(args).await,
             Command::Keys(args) => keys::run(args).await,
             Command::Sandbox(args) => sandbox_cmd::run(args).await,
+            Command::Simulate(args) => simulate_cmd::run(args).await,
         }
     })
 }

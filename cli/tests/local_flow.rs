@@ -1,145 +1,186 @@
-//! `scripts/local` end to end with the built binary: generate keys, start the sandbox with
-//! the public key, create a Saved Wallet through the control API, then call
-//! `savedwallet pay get-charge-permission` and `create-charge` with exactly the environment
-//! variables and body the script prints. The key id and the bodies are read from the script,
-//! so the test follows it when it changes.
+//! `scripts/local` end to end: the script runs `savedwallet local`, and the built binary
+//! starts the whole stack from an empty state directory — secrets made, the API and the
+//! sandbox on their ports, `stack.json` written — then a buyer sets up a wallet through the
+//! sandbox's control API and pays an order over HTTP. A restart on the same directory keeps
+//! the secrets and the data.
 
 mod common;
 
-use common::{bin, http, start_sandbox};
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
 
-fn script() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/local"))
-        .expect("scripts/local")
-}
+use common::{bin, http, http_with, Guard};
+use serde_json::Value;
 
-/// The text between `start` and the next `end` after it, in the script.
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("scripts/local no longer has {start:?}"))
-        + start.len();
-    let len = text[from..]
-        .find(end)
-        .unwrap_or_else(|| panic!("scripts/local: no {end:?} after {start:?}"));
-    &text[from..from + len]
-}
-
-fn expect_ok(out: &Output, what: &str) -> serde_json::Value {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: stdout not JSON: {e}"))
-}
-
-/// Runs `savedwallet pay …` with the variables scripts/local prints.
-fn pay(env: &[(&str, String)], args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = bin();
-    cmd.arg("pay").args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
+/// Starts `savedwallet local` on free ports; returns once it printed that it is up.
+fn start_local(dir: &Path) -> Guard {
+    let mut child = bin()
+        .args(["local", "--dir"])
+        .arg(dir)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--sandbox-listen",
+            "127.0.0.1:0",
+            "--job-interval",
+            "0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn savedwallet local");
+    let stdout = child.stdout.take().expect("stdout");
+    let guard = Guard(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
     });
-    let mut child = cmd.spawn().expect("spawn pay");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write body");
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("savedwallet local says it is up within 60 s");
+        if line.contains("savedwallet local stack is up") {
+            return guard;
+        }
     }
-    child.wait_with_output().expect("pay output")
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 #[test]
-fn the_local_script_flow_works_end_to_end() {
-    let script = script();
-    let key_id = between(&script, "KEY_ID=\"", "\"").to_string();
-    let wallet_body = between(
-        &script,
-        "/_sandbox/charge-permissions\" -H 'content-type: application/json' \\\n  -d '",
-        "'",
+fn the_script_runs_the_local_command() {
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/local"))
+        .expect("scripts/local");
+    assert!(
+        script.contains("savedwallet\" local \"$@\""),
+        "scripts/local must exec `savedwallet local` with its arguments:\n{script}"
     );
-    let charge_template = between(&script, "    echo '", "' \\");
-    assert!(charge_template.contains("$CP_ID"), "{charge_template}");
+}
 
+#[test]
+fn the_local_stack_starts_charges_and_keeps_its_state() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let keys = dir.path().join("keys");
-    let out = bin()
-        .args(["keys", "generate", "--out"])
-        .arg(&keys)
-        .output()
-        .expect("keys generate");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    // Started as the script starts it (no --no-throttling).
-    let public_pem = keys.join("public.pem");
-    let sandbox = start_sandbox(&key_id, &public_pem, &dir.path().join("state.json"), &[]);
-    let base = sandbox.base.clone();
-    let control_path = sandbox.control.trim_start_matches(&base);
-    let (status, created) = http(
-        &base,
-        "POST",
-        &format!("{control_path}/charge-permissions"),
-        Some(wallet_body),
-    );
-    assert_eq!(status, 201, "{created}");
-    let created: serde_json::Value = serde_json::from_str(&created).expect("JSON");
-    let cp = created["chargePermissionId"]
-        .as_str()
-        .expect("chargePermissionId")
-        .to_string();
-
-    // `export AMAZON_PAY_ENDPOINT=$BASE AMAZON_PAY_REGION=eu AMAZON_PAY_ENV=sandbox
-    //   AMAZON_PAY_PUBLIC_KEY_ID=$KEY_ID AMAZON_PAY_PRIVATE_KEY_FILE=…/private.pem`
-    let exports = between(&script, "export ", "\\\n");
-    for name in ["AMAZON_PAY_ENDPOINT", "AMAZON_PAY_REGION", "AMAZON_PAY_ENV"] {
-        assert!(exports.contains(name), "{exports}");
+    let state = dir.path().join("local");
+    let guard = start_local(&state);
+    for f in [
+        "stack.json",
+        "admin-token",
+        "keys/private.pem",
+        "store.redb",
+    ] {
+        assert!(state.join(f).exists(), "{f} missing");
     }
-    let region = between(exports, "AMAZON_PAY_REGION=", " ").to_string();
-    let environment = between(exports, "AMAZON_PAY_ENV=", " ").trim().to_string();
-    let env = [
-        ("AMAZON_PAY_ENDPOINT", base.clone()),
-        ("AMAZON_PAY_REGION", region),
-        ("AMAZON_PAY_ENV", environment),
-        ("AMAZON_PAY_PUBLIC_KEY_ID", key_id.clone()),
-        (
-            "AMAZON_PAY_PRIVATE_KEY_FILE",
-            keys.join("private.pem").display().to_string(),
+    let info = json(&std::fs::read_to_string(state.join("stack.json")).expect("stack.json"));
+    let api = info["apiUrl"].as_str().expect("apiUrl").to_string();
+    let sandbox = info["sandboxUrl"].as_str().expect("sandboxUrl").to_string();
+    let admin = format!(
+        "Bearer {}",
+        info["adminToken"].as_str().expect("adminToken")
+    );
+    assert_eq!(http(&api, "GET", "/health", None).0, 200);
+
+    let (status, t) = http(
+        &api,
+        "POST",
+        "/dev/token",
+        Some(r#"{"customerId":"cust_1"}"#),
+    );
+    assert_eq!(status, 200, "{t}");
+    let buyer = format!("Bearer {}", json(&t)["token"].as_str().expect("token"));
+    let call = |method: &str, path: &str, auth: &str, key: &str, body: &str| {
+        let (s, b) = http_with(
+            &api,
+            method,
+            path,
+            &[("Authorization", auth), ("Idempotency-Key", key)],
+            Some(body),
+        );
+        (s, json(&b))
+    };
+    let (s, setup) = call(
+        "POST",
+        "/v1/wallets/setup",
+        &buyer,
+        "setup-1",
+        r#"{"returnUrl":"http://localhost:3000/wallet-return"}"#,
+    );
+    assert_eq!(s, 201, "{setup}");
+    let session = setup["checkoutSessionId"].as_str().expect("session");
+    let (s, consent) = http(
+        &sandbox,
+        "POST",
+        &format!("/_sandbox/checkout-sessions/{session}/buyer"),
+        Some(r#"{"preset":"always-approve"}"#),
+    );
+    assert_eq!(s, 200, "{consent}");
+    let (s, wallet) = call(
+        "POST",
+        "/v1/wallets",
+        &buyer,
+        "wallet-1",
+        &format!(r#"{{"amazonCheckoutSessionId":"{session}"}}"#),
+    );
+    assert!(s == 200 || s == 201, "{s} {wallet}");
+    let wallet_id = wallet["walletId"].as_str().expect("walletId").to_string();
+    let (s, order) = call(
+        "POST",
+        "/admin/v1/orders",
+        &admin,
+        "order-1",
+        r#"{"customerId":"cust_1","amount":{"amount":"12.50","currencyCode":"EUR"},"description":"Test"}"#,
+    );
+    assert_eq!(s, 201, "{order}");
+    let order_id = order["orderId"].as_str().expect("orderId");
+    let (s, paid) = call(
+        "POST",
+        &format!("/v1/orders/{order_id}/pay"),
+        &buyer,
+        "pay-1",
+        &format!(
+            r#"{{"walletId":"{wallet_id}","checkoutResultReturnUrl":"http://localhost:3000/done"}}"#
         ),
-    ];
-
-    let permission = expect_ok(
-        &pay(&env, &["get-charge-permission", &cp], None),
-        "get-charge-permission",
     );
-    assert_eq!(permission["chargePermissionId"], cp.as_str());
-    assert_eq!(permission["chargePermissionType"], "PaymentMethodOnFile");
-    assert_eq!(permission["statusDetails"]["state"], "Chargeable");
-
-    let body = charge_template.replace("$CP_ID", &cp);
-    let charge = expect_ok(
-        &pay(&env, &["create-charge", "--body", "-"], Some(&body)),
-        "create-charge",
-    );
-    let sent: serde_json::Value = serde_json::from_str(&body).expect("the script's body");
-    assert_eq!(charge["chargePermissionId"], cp.as_str());
-    assert_eq!(charge["chargeAmount"], sent["chargeAmount"]);
+    assert_eq!(s, 201, "{paid}");
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    let (_, ledger) = http(&sandbox, "GET", "/_sandbox/ledger", None);
+    let ledger = json(&ledger);
     assert_eq!(
-        charge["statusDetails"]["state"], "Captured",
-        "captureNow: true"
+        ledger["charges"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
     );
-    assert_eq!(charge["chargeInitiator"], sent["chargeInitiator"]);
+    drop(guard);
+
+    // A restart on the same directory: same admin token, the wallet still the buyer's.
+    let _again = start_local(&state);
+    let info2 = json(&std::fs::read_to_string(state.join("stack.json")).expect("stack.json"));
+    assert_eq!(info2["adminToken"], info["adminToken"]);
+    let api = info2["apiUrl"].as_str().expect("apiUrl");
+    let (s, t) = http(
+        api,
+        "POST",
+        "/dev/token",
+        Some(r#"{"customerId":"cust_1"}"#),
+    );
+    assert_eq!(s, 200, "{t}");
+    let buyer = format!("Bearer {}", json(&t)["token"].as_str().expect("token"));
+    let (s, w) = http_with(
+        api,
+        "GET",
+        &format!("/v1/wallets/{wallet_id}"),
+        &[("Authorization", &buyer)],
+        None,
+    );
+    assert_eq!(s, 200, "{w}");
+    assert_eq!(json(&w)["state"], "Chargeable");
 }

@@ -408,7 +408,7 @@ impl Service {
     }
 
     /// Stores a newly saved wallet as the owner's (a wallet never changes owner).
-    async fn save_wallet(
+    pub(super) async fn save_wallet(
         &self,
         owner: &CustomerId,
         id: &WalletId,

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use savedwallet_amazon_pay::{AmazonPayClient, ClientConfig, Pacing};
 use savedwallet_app::ids::PlanId;
-use savedwallet_app::ports::{Clock, EventSink};
+use savedwallet_app::ports::{AmazonPay, Clock, EventSink};
 use savedwallet_app::store::Store;
 use savedwallet_app::usecases::PlanInput;
 use savedwallet_app::validate::MoneyInput;
@@ -67,6 +67,19 @@ pub enum StoreChoice {
         /// Table name.
         table: String,
     },
+}
+
+/// Wraps the service's Amazon Pay port (`simulate` injects worker crashes there).
+#[derive(Clone)]
+pub struct AmazonWrap(pub Arc<WrapFn>);
+
+/// What an [`AmazonWrap`] does: the port in, the decorated port out.
+pub type WrapFn = dyn Fn(Arc<dyn AmazonPay>) -> Arc<dyn AmazonPay> + Send + Sync;
+
+impl std::fmt::Debug for AmazonWrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AmazonWrap(..)")
+    }
 }
 
 /// How to start a stack.
@@ -122,6 +135,8 @@ pub struct StackOptions {
     pub seed: u64,
     /// Create the demo plans.
     pub demo_plans: bool,
+    /// A decorator of the service's Amazon Pay port (`None`: the client as it is).
+    pub amazon_wrap: Option<AmazonWrap>,
 }
 
 impl StackOptions {
@@ -153,6 +168,7 @@ impl StackOptions {
             workers: 4,
             seed: 0x5eed,
             demo_plans: true,
+            amazon_wrap: None,
         }
     }
 }
@@ -539,7 +555,14 @@ fn build_service(
         Pacing::Off
     };
     let client = AmazonPayClient::new(cfg).map_err(|e| StackError::Config(e.to_string()))?;
-    let gateway = AmazonPayGateway::new(client, opts.region, Timeouts::default());
+    let mut gateway: Arc<dyn AmazonPay> = Arc::new(AmazonPayGateway::new(
+        client,
+        opts.region,
+        Timeouts::default(),
+    ));
+    if let Some(wrap) = &opts.amazon_wrap {
+        gateway = (wrap.0)(gateway);
+    }
     let mut config = ServiceConfig::new(
         KeyScope::new(MERCHANT_ID, Environment::Sandbox, "local"),
         STORE_ID,
@@ -553,7 +576,7 @@ fn build_service(
     config.charge_deadline = Duration::from_secs(25);
     Ok(Service::new(
         store,
-        Arc::new(gateway),
+        gateway,
         Arc::new(SandboxClock(sandbox.clone())),
         Arc::new(OsEntropy),
         config,

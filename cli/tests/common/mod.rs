@@ -86,6 +86,17 @@ pub fn start_sandbox(key_id: &str, public_pem: &Path, state: &Path, extra: &[&st
 
 /// A one-shot HTTP/1.1 request (a JSON body when given): status and body.
 pub fn http(base: &str, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+    http_with(base, method, path, &[], json)
+}
+
+/// [`http`] with extra request headers.
+pub fn http_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    json: Option<&str>,
+) -> (u16, String) {
     let addr = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -98,6 +109,11 @@ pub fn http(base: &str, method: &str, path: &str, json: Option<&str>) -> (u16, S
         ),
         None => String::new(),
     };
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let content = format!("{extra}{content}");
     write!(
         s,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{content}Connection: close\r\n\r\n{body}"
