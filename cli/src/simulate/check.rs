@@ -210,3 +210,39 @@ fn reconcile_payment(f: &mut Findings, p: &Payment, charges: Option<&Vec<String>
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use savedwallet_functions::store::EmbeddedStore;
+    use serde_json::json;
+
+    fn charge(id: &str, reference: &str, state: &str) -> Value {
+        json!({
+            "chargeId": id,
+            "merchantMetadata": {"merchantReferenceId": reference},
+            "statusDetails": {"state": state},
+        })
+    }
+
+    #[tokio::test]
+    async fn a_payment_charged_twice_or_unknown_to_the_store_is_reported() {
+        let store = EmbeddedStore::in_memory().expect("store");
+        let ledger = json!({"charges": [
+            charge("C1", "pay_twice", "Captured"),
+            charge("C2", "pay_twice", "Authorized"),
+            charge("C3", "pay_declined", "Declined"),
+        ]});
+        let f = check(&store, &[], &ledger, Utc::now())
+            .await
+            .expect("check");
+        assert_eq!(f.double_charges, 1, "{f:?}");
+        // The store knows no payment pay_twice: money taken, nothing recorded.
+        assert_eq!(f.lost_periods, 1, "{f:?}");
+        assert_eq!(f.charges_by_state.get("Declined"), Some(&1));
+
+        let clean = json!({"charges": [charge("C3", "pay_declined", "Declined")]});
+        let f = check(&store, &[], &clean, Utc::now()).await.expect("check");
+        assert_eq!((f.double_charges, f.lost_periods), (0, 0), "{f:?}");
+    }
+}

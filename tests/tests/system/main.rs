@@ -12,5 +12,6 @@ mod lost_answers;
 mod mfa;
 mod orders;
 mod ownership;
+mod simulate;
 mod smoke;
 mod wallets;
