@@ -15,3 +15,4 @@ mod ownership;
 mod simulate;
 mod smoke;
 mod wallets;
+mod webhooks;
