@@ -189,6 +189,9 @@ async fn hard_decline_then_update(effect: HardDeclineEffect) {
     assert_eq!(sys.amazon_calls("CreateCharge").await, 1);
 
     // The buyer updates the payment method on Amazon's page; the IPN follows.
+    // The buyer comes back a minute later (the frozen test clock moves only when told; on
+    // Amazon the update's notification is always published after the decline).
+    sys.advance(60).await;
     sys.buyer
         .update_payment_method(&url, Preset::AlwaysApprove)
         .await

@@ -66,6 +66,9 @@ async fn flow(sys: &System) -> Outcome {
     // The decline's NonChargeable IPN is applied before the buyer fixes the method (a
     // clean delivery would otherwise race the buyer, and the merchant events with it).
     sys.jobs().await;
+    // The buyer comes back a minute later (the frozen test clock moves only when told; on
+    // Amazon the update's notification is always published after the decline).
+    sys.advance(60).await;
     sys.buyer
         .update_payment_method(&update, Preset::AlwaysApprove)
         .await

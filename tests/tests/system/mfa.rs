@@ -166,6 +166,9 @@ async fn failed_challenge(effect: MfaFailureEffect) {
         .as_str()
         .expect("url")
         .to_string();
+    // The buyer comes back a minute later (the frozen test clock moves only when told; on
+    // Amazon the update's notification is always published after the failed challenge).
+    sys.advance(60).await;
     sys.buyer
         .update_payment_method(&update, Preset::AlwaysApprove)
         .await
