@@ -80,7 +80,10 @@ impl Service {
             version: existing.map(|p| p.version).unwrap_or(0),
         };
         match store_retry!(self.store.put_plan(&plan).await) {
-            Ok(p) => Ok(p),
+            Ok(p) => {
+                self.forget_plan_price(id);
+                Ok(p)
+            }
             Err(StoreError::AlreadyExists { .. }) | Err(StoreError::VersionConflict { .. }) => Err(
                 ServiceError::Conflict("the plan changed meanwhile; try again".into()),
             ),

@@ -176,6 +176,16 @@ impl Service {
                 .await?;
             return Ok(Billed::Waiting);
         }
+        let mut sub = sub;
+        if existing.is_none() {
+            // A new period takes the plan's price now (the contract: a new price applies from
+            // each subscription's next period); a retried period keeps its payment's amount.
+            if let Some(price) = self.plan_price(&sub.plan_id).await? {
+                if price.currency() == sub.price.currency() {
+                    sub.price = price;
+                }
+            }
+        }
         let cap = monthly_cap(&wallet);
         let used = self
             .store

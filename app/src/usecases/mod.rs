@@ -28,6 +28,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::ids::*;
 use crate::ports::{AmazonPay, Clock, Entropy};
 use crate::store::*;
+use savedwallet_shared::money::Price;
 
 pub use admin::{EventPage, NewOrder, PlanInput};
 pub use billing::{Billed, BillingRun, BILLING_LEASE};
@@ -68,7 +69,13 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) entropy: Arc<dyn Entropy>,
     pub(crate) config: ServiceConfig,
+    /// Plans' prices as last read, for billing (see [`Service::plan_price`]).
+    plan_prices: std::sync::Mutex<std::collections::HashMap<PlanId, (Price, std::time::Instant)>>,
 }
+
+/// How long billing trusts a plan's price as read: a price change reaches a worker in
+/// another process (Lambda) within this, without a store read per billed period.
+pub const PLAN_PRICE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,6 +98,37 @@ impl Service {
             clock,
             entropy,
             config,
+            plan_prices: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// A plan's current price (`None`: the plan is gone), cached for [`PLAN_PRICE_TTL`].
+    pub(crate) async fn plan_price(&self, id: &PlanId) -> ServiceResult<Option<Price>> {
+        let cached = self
+            .plan_prices
+            .lock()
+            .ok()
+            .and_then(|m| m.get(id).copied())
+            .filter(|(_, at)| at.elapsed() < PLAN_PRICE_TTL);
+        if let Some((price, _)) = cached {
+            return Ok(Some(price));
+        }
+        match self.store.get_plan(id).await {
+            Ok(plan) => {
+                if let Ok(mut m) = self.plan_prices.lock() {
+                    m.insert(id.clone(), (plan.price, std::time::Instant::now()));
+                }
+                Ok(Some(plan.price))
+            }
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Forgets a cached plan price (after this process changed the plan).
+    pub(crate) fn forget_plan_price(&self, id: &PlanId) {
+        if let Ok(mut m) = self.plan_prices.lock() {
+            m.remove(id);
         }
     }
 

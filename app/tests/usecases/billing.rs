@@ -425,6 +425,45 @@ async fn the_monthly_limit_makes_a_period_wait_for_the_next_month() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_plan_price_applies_from_the_next_period() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan_id = plan(&s, "repriced", "5.00", "minute").await;
+    let (sub, first) = subscribe(&s, &w, &plan_id, "k1").await;
+    assert_eq!(first.amount.to_string(), "5.00 USD");
+    // The merchant raises the price while period 1 runs: period 2 bills the new one.
+    plan(&s, "repriced", "7.50", "minute").await;
+    s.advance(61);
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 1);
+    let p2 = s
+        .store
+        .get_payment(&PaymentId::for_period(&sub.subscription_id, 2))
+        .await
+        .unwrap();
+    assert_eq!(p2.amount.to_string(), "7.50 USD");
+    // What Amazon charged: 5.00 then 7.50.
+    let ledger = s.sandbox.ledger();
+    let amounts: Vec<&str> = ledger["charges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["chargePermissionId"] == w.wallet.wallet_id.as_str())
+        .filter_map(|c| c["chargeAmount"]["amount"].as_str())
+        .collect();
+    assert_eq!(amounts.len(), 2, "{amounts:?}");
+    assert!(
+        amounts.contains(&"5.00") && amounts.contains(&"7.50"),
+        "{amounts:?}"
+    );
+    let sub = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(sub.price.to_string(), "7.50 USD");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_past_due_period_is_retried_on_the_new_wallet() {
     let s = stack(Region::Na).await;
     let w1 = s.wallet("alice", Preset::AlwaysApprove).await;
