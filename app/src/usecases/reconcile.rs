@@ -46,13 +46,15 @@ pub(crate) fn incomplete_expired(s: &Subscription, now: DateTime<Utc>) -> bool {
 const GIVE_UP_REPLAYING_AFTER: TimeDelta = TimeDelta::hours(24);
 
 impl Service {
-    /// One reconciler pass over the payments whose wake time has come, at most `budget`. A
-    /// woken first payment of a subscription still `incomplete` after 24 h cancels the
-    /// subscription (counted in `expired`).
+    /// One reconciler pass over the payments whose wake time has come, at most `budget`
+    /// (the first shard turns with the minute, [`super::dispatch::shards_from`], so a
+    /// backlog larger than the budget does not starve the last shards). A woken first
+    /// payment of a subscription still `incomplete` after 24 h cancels the subscription
+    /// (counted in `expired`).
     pub async fn reconcile(&self, budget: u32) -> ServiceResult<Reconciled> {
         let now = self.clock.now();
         let mut out = Reconciled::default();
-        'shards: for shard in 0..WAKE_SHARDS {
+        'shards: for shard in super::dispatch::shards_from(now, WAKE_SHARDS) {
             let page = self
                 .store
                 .payments_to_wake(shard, now, MAX_LIST.min(budget.max(1)), None)
