@@ -625,29 +625,47 @@ impl Service {
         ))
     }
 
-    /// Ends every subscription billed from a closed wallet.
-    pub(crate) async fn end_wallet_subscriptions(
+    /// Every subscription billed from `wallet`: all of its owner's, page by page (the
+    /// owner index has no wallet key), filtered.
+    pub(crate) async fn wallet_subscriptions(
         &self,
         wallet: &Wallet,
-        now: DateTime<Utc>,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<Vec<Subscription>> {
+        let mut out = Vec::new();
         let mut cursor = None;
         loop {
             let page = self
                 .store
                 .subscriptions_of(&wallet.owner, MAX_LIST, cursor.as_ref())
                 .await?;
-            for s in page.items.iter().filter(|s| {
-                s.wallet_id == wallet.wallet_id && s.status != SubscriptionStatus::Canceled
-            }) {
-                self.cancel_subscription_record(s, CancelReason::WalletClosed, now)
-                    .await?;
-            }
+            out.extend(
+                page.items
+                    .into_iter()
+                    .filter(|s| s.wallet_id == wallet.wallet_id),
+            );
             match page.next {
                 Some(c) => cursor = Some(c),
-                None => return Ok(()),
+                None => return Ok(out),
             }
         }
+    }
+
+    /// Ends every subscription billed from a closed wallet.
+    pub(crate) async fn end_wallet_subscriptions(
+        &self,
+        wallet: &Wallet,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        for s in self
+            .wallet_subscriptions(wallet)
+            .await?
+            .iter()
+            .filter(|s| s.status != SubscriptionStatus::Canceled)
+        {
+            self.cancel_subscription_record(s, CancelReason::WalletClosed, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Cancels a subscription (retrying through concurrent changes), with its event.

@@ -631,3 +631,51 @@ async fn expiring_incomplete_subscriptions_counts_against_the_budget() {
     assert_eq!((r.examined, r.expired), (1, 1), "{r:?}");
     assert_eq!(s.service.reconcile(1).await.unwrap().examined, 0);
 }
+
+/// The IPN of a fixed wallet wakes the waiting period of every subscription billed from it,
+/// also one behind a hundred newer subscriptions of the owner (her list is paged through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_wallet_wakes_a_waiting_period_past_the_first_page() {
+    let s = stack_with(
+        Region::Na,
+        Knobs {
+            hard_decline: HardDeclineEffect::NonChargeable,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    newer_subscriptions(&s, 100).await;
+    assert!(!on_first_page(&s, &sub.subscription_id).await);
+    s.sandbox
+        .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::HardDeclineUntilUpdated)
+        .unwrap();
+    s.advance(61);
+    s.deliver_ipns().await;
+    s.service.bill_due(100).await.unwrap();
+    s.deliver_ipns().await;
+    let waiting = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        waiting.dunning,
+        Dunning::AwaitingPaymentMethod { .. }
+    ));
+    s.advance(600);
+    s.buyer
+        .update_payment_method(&w.update_url, Preset::AlwaysApprove)
+        .await
+        .unwrap();
+    s.deliver_ipns().await;
+    let woken = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(woken.due_at, Some(s.sandbox.now()), "billed at once");
+    assert_eq!(woken.dunning, Dunning::Current);
+}
