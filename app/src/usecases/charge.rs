@@ -72,6 +72,19 @@ pub(crate) fn monthly_cap(wallet: &Wallet) -> Price {
     }
 }
 
+/// When the reconciler looks at a subscription's first payment that has nothing else to
+/// wait for and has not paid: 24 h after it was made (with its subscription), when the
+/// subscription is canceled if it is still `incomplete`. `None` for any other payment.
+pub(crate) fn first_payment_deadline(
+    kind: &PaymentKind,
+    created_at: DateTime<Utc>,
+    status: PaymentStatus,
+) -> Option<DateTime<Utc>> {
+    let first = matches!(kind, PaymentKind::Period { period: 1, .. });
+    let paid = matches!(status, PaymentStatus::Succeeded | PaymentStatus::Authorized);
+    (first && !paid).then(|| created_at + super::reconcile::INCOMPLETE_FOR_AT_MOST)
+}
+
 /// The payment after its attempt `n + 1` begins.
 /// The payment with a new attempt open; `wake_at` is when the reconciler looks if the
 /// worker dies between recording the attempt and recording its answer.
@@ -436,7 +449,9 @@ impl Service {
         if step.captured {
             n.captured = Some(step.captured_amount.unwrap_or(p.amount));
         }
-        n.wake_at = step.wake_at;
+        n.wake_at = step
+            .wake_at
+            .or_else(|| first_payment_deadline(&p.kind, p.created_at, step.status));
         n.updated_at = now;
         n
     }
@@ -610,29 +625,47 @@ impl Service {
         ))
     }
 
-    /// Ends every subscription billed from a closed wallet.
-    pub(crate) async fn end_wallet_subscriptions(
+    /// Every subscription billed from `wallet`: all of its owner's, page by page (the
+    /// owner index has no wallet key), filtered.
+    pub(crate) async fn wallet_subscriptions(
         &self,
         wallet: &Wallet,
-        now: DateTime<Utc>,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<Vec<Subscription>> {
+        let mut out = Vec::new();
         let mut cursor = None;
         loop {
             let page = self
                 .store
                 .subscriptions_of(&wallet.owner, MAX_LIST, cursor.as_ref())
                 .await?;
-            for s in page.items.iter().filter(|s| {
-                s.wallet_id == wallet.wallet_id && s.status != SubscriptionStatus::Canceled
-            }) {
-                self.cancel_subscription_record(s, CancelReason::WalletClosed, now)
-                    .await?;
-            }
+            out.extend(
+                page.items
+                    .into_iter()
+                    .filter(|s| s.wallet_id == wallet.wallet_id),
+            );
             match page.next {
                 Some(c) => cursor = Some(c),
-                None => return Ok(()),
+                None => return Ok(out),
             }
         }
+    }
+
+    /// Ends every subscription billed from a closed wallet.
+    pub(crate) async fn end_wallet_subscriptions(
+        &self,
+        wallet: &Wallet,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        for s in self
+            .wallet_subscriptions(wallet)
+            .await?
+            .iter()
+            .filter(|s| s.status != SubscriptionStatus::Canceled)
+        {
+            self.cancel_subscription_record(s, CancelReason::WalletClosed, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Cancels a subscription (retrying through concurrent changes), with its event.

@@ -2,7 +2,7 @@
 //! under Amazon's Create Charge quota) and the merchant-event dispatcher (the outbox → the
 //! event sink, at least once, with backoff).
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::Service;
 use crate::error::ServiceResult;
@@ -37,11 +37,38 @@ pub fn redelivery_delay(deliveries: u32) -> TimeDelta {
     TimeDelta::seconds(secs.min(3600))
 }
 
+/// The order one run visits the `shards` of an index: from `start`, wrapping around, each
+/// shard once.
+pub(crate) fn shard_order(start: u32, shards: u32) -> impl Iterator<Item = u32> {
+    (0..shards).map(move |i| ((start % shards) + i) % shards)
+}
+
+/// The shard a run at `now` starts at: the minute of the epoch modulo `shards`. Runs a
+/// minute apart start one shard further on, so a backlog larger than a run's budget never
+/// starves the last shards; runs within one minute (and a frozen test clock) start at the
+/// same shard.
+pub(crate) fn first_shard(now: DateTime<Utc>, shards: u32) -> u32 {
+    if shards == 0 {
+        return 0;
+    }
+    now.timestamp()
+        .div_euclid(60)
+        .rem_euclid(i64::from(shards))
+        .try_into()
+        .unwrap_or(0)
+}
+
+/// The shards a run at `now` visits, in order ([`first_shard`], then [`shard_order`]).
+pub(crate) fn shards_from(now: DateTime<Utc>, shards: u32) -> impl Iterator<Item = u32> {
+    shard_order(first_shard(now, shards), shards)
+}
+
 impl Service {
-    /// Reads the due index shard by shard (at most `budget` periods) and queues one job per
-    /// due period, the `i`-th held back `i / per_second` seconds, so a fleet of workers
-    /// charges at most `per_second` a second (Amazon's Create Charge restore rate). A
-    /// repeated or concurrent run queues a period again, harmlessly: only one claim wins.
+    /// Reads the due index shard by shard (at most `budget` periods; the first shard turns
+    /// with the minute, [`shards_from`]) and queues one job per due period, the `i`-th held
+    /// back `i / per_second` seconds, so a fleet of workers charges at most `per_second` a
+    /// second (Amazon's Create Charge restore rate). A repeated or concurrent run queues a
+    /// period again, harmlessly: only one claim wins.
     pub async fn schedule_billing(
         &self,
         queue: &dyn BillingQueue,
@@ -50,7 +77,7 @@ impl Service {
     ) -> ServiceResult<Scheduled> {
         let now = self.clock.now();
         let mut jobs = Vec::new();
-        'shards: for shard in 0..DUE_SHARDS {
+        'shards: for shard in shards_from(now, DUE_SHARDS) {
             let mut cursor = None;
             loop {
                 let page = self
@@ -94,8 +121,9 @@ impl Service {
         Ok(Scheduled { found, enqueued })
     }
 
-    /// Delivers due merchant events (at most `budget`) and acknowledges each; a failed
-    /// delivery is rescheduled with backoff. At least once, with a stable id per event.
+    /// Delivers due merchant events (at most `budget`; the first shard turns with the
+    /// minute, [`shards_from`]) and acknowledges each; a failed delivery is rescheduled with
+    /// backoff. At least once, with a stable id per event.
     pub async fn dispatch_events(
         &self,
         sink: &dyn EventSink,
@@ -103,7 +131,7 @@ impl Service {
     ) -> ServiceResult<Dispatched> {
         let now = self.clock.now();
         let mut out = Dispatched::default();
-        for shard in 0..DELIVERY_SHARDS {
+        for shard in shards_from(now, DELIVERY_SHARDS) {
             let left = budget.saturating_sub(out.delivered + out.rescheduled);
             if left == 0 {
                 break;
@@ -141,6 +169,70 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_visits_every_shard_once_from_its_first() {
+        for (start, shards, want) in [
+            (0, 4, vec![0, 1, 2, 3]),
+            (1, 4, vec![1, 2, 3, 0]),
+            (3, 4, vec![3, 0, 1, 2]),
+            (5, 4, vec![1, 2, 3, 0]),
+            (
+                15,
+                16,
+                vec![15, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+            ),
+            (0, 1, vec![0]),
+            (7, 0, vec![]),
+        ] {
+            assert_eq!(
+                shard_order(start, shards).collect::<Vec<_>>(),
+                want,
+                "start {start} of {shards}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_shard_turns_with_the_minute() {
+        use chrono::TimeZone;
+        let t = |secs: i64| Utc.timestamp_opt(secs, 0).unwrap();
+        for (secs, shards, want) in [
+            (0, 4, 0),
+            (59, 4, 0),
+            (60, 4, 1),
+            (3 * 60 + 59, 4, 3),
+            (4 * 60, 4, 0),
+            (17 * 60, 16, 1),
+            (-60, 4, 3), // before the epoch: still in range
+            (12345, 1, 0),
+            (12345, 0, 0),
+        ] {
+            assert_eq!(
+                first_shard(t(secs), shards),
+                want,
+                "{secs} s, {shards} shards"
+            );
+        }
+        // Runs a minute apart: over `shards` minutes each shard is first exactly once.
+        for shards in [4, 16] {
+            let mut firsts: Vec<u32> = (0..i64::from(shards))
+                .map(|m| {
+                    shards_from(t(1_780_000_000 + m * 60), shards)
+                        .next()
+                        .unwrap()
+                })
+                .collect();
+            firsts.sort_unstable();
+            assert_eq!(firsts, (0..shards).collect::<Vec<_>>());
+        }
+        // A frozen clock: the same order every run.
+        let now = t(1_780_000_123);
+        assert_eq!(
+            shards_from(now, 16).collect::<Vec<_>>(),
+            shards_from(now, 16).collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn redelivery_backs_off_to_an_hour() {

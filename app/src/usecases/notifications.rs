@@ -205,8 +205,9 @@ impl Service {
         }
     }
 
-    /// A wallet is Chargeable again: every period of its subscriptions that waits for a
-    /// payment method becomes due now (billed at once, not at the next cycle).
+    /// A wallet is Chargeable again: every period of its subscriptions (all of the owner's,
+    /// page by page) that waits for a payment method becomes due now (billed at once, not at
+    /// the next cycle).
     pub(crate) async fn wake_waiting_subscriptions(
         &self,
         wallet: &Wallet,
@@ -215,15 +216,7 @@ impl Service {
         if wallet.state != ChargePermissionState::Chargeable {
             return Ok(());
         }
-        let page = self
-            .store
-            .subscriptions_of(&wallet.owner, super::charge::MAX_LIST, None)
-            .await?;
-        for s in page
-            .items
-            .into_iter()
-            .filter(|s| s.wallet_id == wallet.wallet_id)
-        {
+        for s in self.wallet_subscriptions(wallet).await? {
             let mut current = s;
             for _ in 0..4 {
                 if !matches!(current.dunning, Dunning::AwaitingPaymentMethod { .. })

@@ -29,8 +29,9 @@ pub struct Outreach {
 const RECHECK_WITHIN: TimeDelta = TimeDelta::days(1);
 
 impl Service {
-    /// One pass over subscriptions billing within the at-risk window (at most `budget`),
-    /// re-reading at most `recheck_budget` wallets.
+    /// One pass over subscriptions billing within the at-risk window (at most `budget`; the
+    /// first shard turns with the minute, [`super::dispatch::shards_from`]), re-reading at
+    /// most `recheck_budget` wallets.
     pub async fn watch_upcoming(
         &self,
         budget: u32,
@@ -39,7 +40,7 @@ impl Service {
         let now = self.clock.now();
         let until = now + self.config.at_risk_window;
         let mut out = Outreach::default();
-        'shards: for shard in 0..DUE_SHARDS {
+        'shards: for shard in super::dispatch::shards_from(now, DUE_SHARDS) {
             let mut cursor = None;
             loop {
                 let page = self

@@ -1,9 +1,13 @@
 //! The reconciler: a safety net for everything that waits on something that may never come —
 //! an unanswered send (replayed with the same key and body), an authorization still pending
 //! after its window (Get Charge), an MFA challenge never completed (void after 24 h), an
-//! authorization left uncaptured past Amazon's 30 days, a refund whose answer was lost, a
-//! subscription whose first payment never succeeded. Bounded work per run, idempotent:
-//! running it twice, or beside the IPN handler, changes nothing twice.
+//! authorization left uncaptured past Amazon's 30 days, a subscription whose first payment
+//! never succeeded (canceled after 24 h: its first payment wakes then). Bounded work per
+//! run, idempotent: running it twice, or beside the IPN handler, changes nothing twice.
+//!
+//! A refund whose answer was lost is not found here: the store has no index of pending
+//! refunds, so it is resent when it is read (`get_refund`, after `unknown_replay_after`) or
+//! requested again (`refund_payment` → `resend_refund`).
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -24,6 +28,17 @@ pub struct Reconciled {
     pub refreshed: u32,
     /// MFA payments voided after 24 h.
     pub voided: u32,
+    /// Subscriptions canceled because their first payment had not succeeded in 24 h.
+    pub expired: u32,
+}
+
+/// How long a subscription may stay `incomplete` (its first payment not succeeded).
+pub(crate) const INCOMPLETE_FOR_AT_MOST: TimeDelta = TimeDelta::hours(24);
+
+/// True when `s` is still `incomplete` at `now`, 24 h or more after it was created: it is
+/// canceled (`first_payment_not_completed`), on read or by the reconciler.
+pub(crate) fn incomplete_expired(s: &Subscription, now: DateTime<Utc>) -> bool {
+    s.status == SubscriptionStatus::Incomplete && s.created_at + INCOMPLETE_FOR_AT_MOST <= now
 }
 
 /// The longest an unanswered attempt is replayed before its payment shows `failed` (the
@@ -31,11 +46,15 @@ pub struct Reconciled {
 const GIVE_UP_REPLAYING_AFTER: TimeDelta = TimeDelta::hours(24);
 
 impl Service {
-    /// One reconciler pass over the payments whose wake time has come, at most `budget`.
+    /// One reconciler pass over the payments whose wake time has come, at most `budget`
+    /// (the first shard turns with the minute, [`super::dispatch::shards_from`], so a
+    /// backlog larger than the budget does not starve the last shards). A woken first
+    /// payment of a subscription still `incomplete` after 24 h cancels the subscription
+    /// (counted in `expired`).
     pub async fn reconcile(&self, budget: u32) -> ServiceResult<Reconciled> {
         let now = self.clock.now();
         let mut out = Reconciled::default();
-        'shards: for shard in 0..WAKE_SHARDS {
+        'shards: for shard in super::dispatch::shards_from(now, WAKE_SHARDS) {
             let page = self
                 .store
                 .payments_to_wake(shard, now, MAX_LIST.min(budget.max(1)), None)
@@ -54,6 +73,60 @@ impl Service {
     }
 
     async fn wake_payment(
+        &self,
+        p: &Payment,
+        now: DateTime<Utc>,
+        out: &mut Reconciled,
+    ) -> ServiceResult<()> {
+        let woken = self.wake_attempt(p, now, out).await;
+        // After the attempt's own work (a replay may have paid it meanwhile).
+        let expired = match &p.kind {
+            PaymentKind::Period {
+                subscription_id,
+                period: 1,
+            } => {
+                self.expire_if_incomplete(&p.payment_id, subscription_id, now, out)
+                    .await
+            }
+            _ => Ok(()),
+        };
+        woken.and(expired)
+    }
+
+    /// The first payment of `sid` woke: the subscription is canceled if it is still
+    /// `incomplete` after 24 h; if it is not yet, a payment with nothing left to wait for
+    /// wakes again then (and after the cancel, no more).
+    async fn expire_if_incomplete(
+        &self,
+        payment_id: &PaymentId,
+        sid: &SubscriptionId,
+        now: DateTime<Utc>,
+        out: &mut Reconciled,
+    ) -> ServiceResult<()> {
+        let sub = match self.store.get_subscription(sid).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if sub.status != SubscriptionStatus::Incomplete {
+            return Ok(());
+        }
+        let expired = incomplete_expired(&sub, now);
+        if expired {
+            self.cancel_subscription_record(&sub, CancelReason::FirstPaymentNotCompleted, now)
+                .await?;
+            out.expired += 1;
+        }
+        let payment = self.store.get_payment(payment_id).await?;
+        if payment.open_attempt.is_none() {
+            // Nothing else to wait for: wake at the deadline, or never once it passed.
+            let until = (!expired).then(|| sub.created_at + INCOMPLETE_FOR_AT_MOST);
+            self.sleep(&payment, until).await?;
+        }
+        Ok(())
+    }
+
+    async fn wake_attempt(
         &self,
         p: &Payment,
         now: DateTime<Utc>,
@@ -143,20 +216,117 @@ impl Service {
         }
     }
 
-    /// Cancels a customer's subscriptions whose first payment has not succeeded in 24 h.
+    /// Cancels a customer's subscriptions whose first payment has not succeeded in 24 h
+    /// (all of them, page by page).
     pub async fn expire_incomplete_subscriptions(&self, owner: &CustomerId) -> ServiceResult<u32> {
         let now = self.clock.now();
         let mut n = 0;
-        let page = self.store.subscriptions_of(owner, MAX_LIST, None).await?;
-        for s in page.items {
-            if s.status == SubscriptionStatus::Incomplete
-                && s.created_at + TimeDelta::hours(24) <= now
-            {
-                self.cancel_subscription_record(&s, CancelReason::FirstPaymentNotCompleted, now)
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .subscriptions_of(owner, MAX_LIST, cursor.as_ref())
+                .await?;
+            for s in page.items.iter().filter(|s| incomplete_expired(s, now)) {
+                self.cancel_subscription_record(s, CancelReason::FirstPaymentNotCompleted, now)
                     .await?;
                 n += 1;
             }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(n),
+            }
         }
-        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::charge::first_payment_deadline;
+    use chrono::TimeZone;
+    use savedwallet_shared::money::{Currency, Price};
+
+    fn created() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+    }
+
+    fn sub(status: SubscriptionStatus) -> Subscription {
+        Subscription {
+            subscription_id: SubscriptionId::parse("sub_1").unwrap(),
+            owner: CustomerId::parse("c").unwrap(),
+            wallet_id: WalletId::parse("S01-1").unwrap(),
+            plan_id: PlanId::parse("p").unwrap(),
+            price: Price::from_minor(100, Currency::EUR),
+            interval: BillingInterval {
+                unit: IntervalUnit::Month,
+                count: 1,
+            },
+            status,
+            period: 1,
+            anchor: created(),
+            next_billing_at: created(),
+            due_at: None,
+            dunning: Dunning::Current,
+            latest_payment_id: None,
+            lease: None,
+            canceled_at: None,
+            cancel_reason: None,
+            created_at: created(),
+            updated_at: created(),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn an_incomplete_subscription_expires_24_hours_after_it_was_made() {
+        use SubscriptionStatus::*;
+        let h = TimeDelta::hours;
+        for (status, age, want) in [
+            (Incomplete, h(0), false),
+            (Incomplete, h(23), false),
+            (Incomplete, h(24) - TimeDelta::milliseconds(1), false),
+            (Incomplete, h(24), true),
+            (Incomplete, h(24 * 30), true),
+            (Active, h(48), false),
+            (PastDue, h(48), false),
+            (Canceled, h(48), false),
+        ] {
+            assert_eq!(
+                incomplete_expired(&sub(status), created() + age),
+                want,
+                "{status:?} after {age}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unpaid_first_payment_wakes_the_reconciler_when_its_subscription_expires() {
+        use PaymentStatus::*;
+        let sid = SubscriptionId::parse("sub_1").unwrap();
+        let period = |n| PaymentKind::Period {
+            subscription_id: sid.clone(),
+            period: n,
+        };
+        let order = PaymentKind::Order {
+            order_id: OrderId::parse("ord_1").unwrap(),
+        };
+        let deadline = Some(created() + TimeDelta::hours(24));
+        for (kind, status, want) in [
+            (period(1), Declined, deadline),
+            (period(1), Failed, deadline),
+            (period(1), Canceled, deadline),
+            (period(1), Pending, deadline),
+            (period(1), Succeeded, None),
+            (period(1), Authorized, None),
+            (period(2), Declined, None),
+            (order.clone(), Declined, None),
+        ] {
+            assert_eq!(
+                first_payment_deadline(&kind, created(), status),
+                want,
+                "{kind:?} {status:?}"
+            );
+        }
     }
 }

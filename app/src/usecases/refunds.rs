@@ -160,7 +160,34 @@ impl Service {
                 )?)
             }
             // No answer: it stays pending; a resend with the same key learns the outcome.
-            Err(GatewayError::Unknown) | Err(GatewayError::NotSent(_)) => Ok(refund),
+            // A resend is recorded (`updated_at`), so the next one waits its turn.
+            Err(GatewayError::Unknown) | Err(GatewayError::NotSent(_)) => {
+                self.note_resend(refund, now).await
+            }
+        }
+    }
+
+    /// Records that a pending refund was (re)sent at `now` without an answer: `updated_at`
+    /// moves, so a read within `unknown_replay_after` does not send it again. A refund just
+    /// created already says `now`; a concurrent change wins (its record is returned).
+    async fn note_resend(
+        &self,
+        refund: Refund,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> ServiceResult<Refund> {
+        if refund.updated_at >= now {
+            return Ok(refund);
+        }
+        let sent = Refund {
+            updated_at: now,
+            ..refund
+        };
+        match store_retry!(self.store.finish_refund(&sent, &[]).await) {
+            Ok(r) => Ok(r),
+            Err(StoreError::VersionConflict { .. }) => {
+                Ok(self.store.get_refund(&sent.refund_id).await?)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -203,19 +230,19 @@ impl Service {
     }
 
     /// `GET /admin/v1/refunds/{id}`: a refund whose answer was lost a while ago is resent
-    /// on read (its own key and body), so it does not stay pending forever.
+    /// on read (its own key and body), so it does not stay pending forever. Nothing else
+    /// resends it (the store has no index of pending refunds for the reconciler to walk).
+    /// A resend without an answer moves `updated_at`: reads within `unknown_replay_after`
+    /// of it answer the stored refund, pending, without calling Amazon.
     pub async fn get_refund(&self, id: &RefundId) -> ServiceResult<Refund> {
         let r = self.stored_refund(id).await?;
         let stale = self.clock.now() - r.updated_at
             >= chrono::TimeDelta::from_std(self.config.unknown_replay_after)
                 .unwrap_or(chrono::TimeDelta::minutes(1));
         if r.state == RefundState::Pending && r.amazon_refund_id.is_none() && stale {
-            return match self.send_refund(r.clone()).await {
-                Ok(sent) => Ok(sent),
-                // Amazon is still unreachable: the stored refund, pending.
-                Err(ServiceError::Unavailable { .. }) => Ok(r),
-                Err(e) => Err(e),
-            };
+            // Amazon's answer recorded, or (no answer again) the refund still pending with
+            // the resend's time: a lost answer is not an error.
+            return self.send_refund(r).await;
         }
         Ok(r)
     }
@@ -228,7 +255,10 @@ impl Service {
         }
     }
 
-    /// Resends a refund whose answer was lost (reconciler).
+    /// Resends a refund whose answer was lost, when the merchant requests it again
+    /// (`refund_payment` with the same scope); `get_refund` resends a stale one on read. No
+    /// background job does: the store cannot list pending refunds. A refund Amazon knows is
+    /// re-read with Get Refund instead.
     pub async fn resend_refund(&self, id: &RefundId) -> ServiceResult<Refund> {
         let r = self.stored_refund(id).await?;
         if r.state != RefundState::Pending || r.amazon_refund_id.is_some() {

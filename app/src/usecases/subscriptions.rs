@@ -1,8 +1,7 @@
 //! Subscriptions: subscribe (the first period charged now as CITR), read, move to another
 //! wallet, cancel. A subscription whose first payment has not succeeded within 24 h is
-//! canceled (here on read; the reconciler does it in the background).
-
-use chrono::TimeDelta;
+//! canceled (here on read; the reconciler does it in the background when the first
+//! payment wakes 24 h after it was made).
 
 use savedwallet_shared::api::ChargeInitiator;
 
@@ -122,9 +121,7 @@ impl Service {
     ) -> ServiceResult<(Subscription, Option<Payment>)> {
         let mut sub = self.owned_subscription(caller, id).await?;
         let now = self.clock.now();
-        if sub.status == SubscriptionStatus::Incomplete
-            && sub.created_at + TimeDelta::hours(24) <= now
-        {
+        if super::reconcile::incomplete_expired(&sub, now) {
             sub = self
                 .cancel_subscription_record(&sub, CancelReason::FirstPaymentNotCompleted, now)
                 .await?;

@@ -627,17 +627,9 @@ impl Service {
     }
 
     /// Cancels the pending (authorized or AuthorizationInitiated) period charges of a
-    /// wallet's subscriptions.
+    /// wallet's subscriptions (all of them, page by page).
     async fn cancel_subscription_charges(&self, wallet: &Wallet) -> ServiceResult<()> {
-        let page = self
-            .store
-            .subscriptions_of(&wallet.owner, super::charge::MAX_LIST, None)
-            .await?;
-        for s in page
-            .items
-            .iter()
-            .filter(|s| s.wallet_id == wallet.wallet_id)
-        {
+        for s in self.wallet_subscriptions(wallet).await? {
             let Some(pid) = &s.latest_payment_id else {
                 continue;
             };

@@ -588,3 +588,133 @@ async fn an_asynchronous_soft_decline_is_retried_on_schedule() {
         (SubscriptionStatus::Active, 3)
     );
 }
+
+/// A subscription whose first payment was declined stays `incomplete` for 24 h; then the
+/// reconciler cancels it (`first_payment_not_completed`) without anyone reading it, and
+/// its first payment does not wake the reconciler again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_cancels_a_subscription_whose_first_payment_never_succeeded() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "monthly", "5.00", "month").await;
+    s.sandbox
+        .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::HardDeclineUntilUpdated)
+        .unwrap();
+    let (sub, first) = subscribe(&s, &w, &plan, "k1").await;
+    assert_eq!(first.status, PaymentStatus::Declined);
+    assert_eq!(sub.status, SubscriptionStatus::Incomplete);
+    s.advance(23 * 3600);
+    let r = s.service.reconcile(100).await.unwrap();
+    assert_eq!(r.expired, 0, "not yet: {r:?}");
+    let stored = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(stored.status, SubscriptionStatus::Incomplete);
+    s.advance(3600);
+    let r = s.service.reconcile(100).await.unwrap();
+    assert_eq!(r.expired, 1, "{r:?}");
+    // Read from the store: a read through the service would cancel it itself.
+    let stored = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(stored.status, SubscriptionStatus::Canceled);
+    assert_eq!(
+        stored.cancel_reason,
+        Some(CancelReason::FirstPaymentNotCompleted)
+    );
+    let kinds: Vec<String> = s
+        .service
+        .events(100, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.contains(&"subscription.canceled".to_string()),
+        "{kinds:?}"
+    );
+    let p = s.store.get_payment(&first.payment_id).await.unwrap();
+    assert_eq!(p.wake_at, None, "nothing left to wait for");
+    s.advance(3600);
+    assert_eq!(
+        s.service.reconcile(100).await.unwrap(),
+        Reconciled::default(),
+        "nothing twice"
+    );
+}
+
+/// Bounded by the budget: two expired subscriptions, a budget of one, one per run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_incomplete_subscriptions_counts_against_the_budget() {
+    let s = stack(Region::Na).await;
+    let plan = plan(&s, "monthly", "5.00", "month").await;
+    // Two wallets: a hard decline flags its wallet, which refuses the next subscribe.
+    for key in ["k1", "k2"] {
+        let w = s.wallet("alice", Preset::AlwaysApprove).await;
+        s.sandbox
+            .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::HardDeclineUntilUpdated)
+            .unwrap();
+        let (sub, _) = subscribe(&s, &w, &plan, key).await;
+        assert_eq!(sub.status, SubscriptionStatus::Incomplete);
+    }
+    s.advance(24 * 3600);
+    let r = s.service.reconcile(1).await.unwrap();
+    assert_eq!((r.examined, r.expired), (1, 1), "{r:?}");
+    let r = s.service.reconcile(1).await.unwrap();
+    assert_eq!((r.examined, r.expired), (1, 1), "{r:?}");
+    assert_eq!(s.service.reconcile(1).await.unwrap().examined, 0);
+}
+
+/// The IPN of a fixed wallet wakes the waiting period of every subscription billed from it,
+/// also one behind a hundred newer subscriptions of the owner (her list is paged through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_wallet_wakes_a_waiting_period_past_the_first_page() {
+    let s = stack_with(
+        Region::Na,
+        Knobs {
+            hard_decline: HardDeclineEffect::NonChargeable,
+            ..Knobs::default()
+        },
+    )
+    .await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    newer_subscriptions(&s, 100).await;
+    assert!(!on_first_page(&s, &sub.subscription_id).await);
+    s.sandbox
+        .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::HardDeclineUntilUpdated)
+        .unwrap();
+    s.advance(61);
+    s.deliver_ipns().await;
+    s.service.bill_due(100).await.unwrap();
+    s.deliver_ipns().await;
+    let waiting = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        waiting.dunning,
+        Dunning::AwaitingPaymentMethod { .. }
+    ));
+    s.advance(600);
+    s.buyer
+        .update_payment_method(&w.update_url, Preset::AlwaysApprove)
+        .await
+        .unwrap();
+    s.deliver_ipns().await;
+    let woken = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(woken.due_at, Some(s.sandbox.now()), "billed at once");
+    assert_eq!(woken.dunning, Dunning::Current);
+}

@@ -459,3 +459,43 @@ async fn the_reconciler_reads_pending_charges_whose_ipn_never_came() {
         .payment;
     assert_eq!(done.status, PaymentStatus::Succeeded);
 }
+
+/// Closing a wallet cancels the pending charge of each of its subscriptions, also of one
+/// behind a hundred newer subscriptions of the owner (her list is paged through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_wallet_cancels_pending_charges_past_the_first_page() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(&s, "minutely", "1.00", "minute").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    // Period 2 (MITR) is authorized asynchronously: pending at Amazon.
+    s.sandbox
+        .change_card_behaviour(w.wallet.wallet_id.as_str(), Preset::AsyncApprove)
+        .unwrap();
+    s.advance(61);
+    assert_eq!(s.service.bill_due(100).await.unwrap().charged, 1);
+    let p2 = savedwallet_app::ids::PaymentId::for_period(&sub.subscription_id, 2);
+    assert_eq!(
+        s.store.get_payment(&p2).await.unwrap().status,
+        PaymentStatus::Pending
+    );
+    newer_subscriptions(&s, 100).await;
+    assert!(!on_first_page(&s, &sub.subscription_id).await);
+    s.service
+        .close_wallet(&alice(), &w.wallet.wallet_id)
+        .await
+        .unwrap();
+    assert_eq!(s.calls("CancelCharge"), 1);
+    assert_eq!(
+        s.store.get_payment(&p2).await.unwrap().status,
+        PaymentStatus::Canceled
+    );
+    let ended = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    // (Its reason is the canceled charge's, `dunning_exhausted`: the charge is canceled
+    // before the wallet closes.)
+    assert_eq!(ended.status, SubscriptionStatus::Canceled);
+}

@@ -299,3 +299,35 @@ async fn the_reconciler_voids_challenges_nobody_completed() {
         "a voided payment gives its usage back"
     );
 }
+
+/// A first payment whose challenge nobody took: 24 h later one reconciler pass voids it and
+/// cancels its `incomplete` subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_first_challenge_ends_its_subscription() {
+    let s = stack(Region::Eu).await;
+    let w = s.wallet("alice", Preset::MfaRequired).await;
+    let plan = plan(&s, "monthly", "5.00", "month").await;
+    let (sub, first) = subscribe(&s, &w, &plan, "k1").await;
+    assert_eq!(first.status, PaymentStatus::ActionRequired);
+    assert_eq!(sub.status, SubscriptionStatus::Incomplete);
+    s.advance(24 * 3600 + 1);
+    let r = s.service.reconcile(100).await.unwrap();
+    assert_eq!((r.voided, r.expired), (1, 1), "{r:?}");
+    let stored = s
+        .store
+        .get_subscription(&sub.subscription_id)
+        .await
+        .unwrap();
+    assert_eq!(stored.status, SubscriptionStatus::Canceled);
+    assert_eq!(
+        stored.cancel_reason,
+        Some(CancelReason::FirstPaymentNotCompleted)
+    );
+    let p = s.store.get_payment(&first.payment_id).await.unwrap();
+    assert_eq!(p.status, PaymentStatus::Canceled);
+    assert_eq!(
+        s.service.reconcile(100).await.unwrap(),
+        Reconciled::default(),
+        "nothing twice"
+    );
+}

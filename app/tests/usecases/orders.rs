@@ -257,3 +257,72 @@ async fn a_refund_whose_answers_were_lost_is_resent_not_repeated() {
         "one refund at Amazon"
     );
 }
+
+/// A stale pending refund is resent on read at most once per `unknown_replay_after`: a
+/// resend that gets no answer either records its time, so the reads right after it answer
+/// the stored refund without calling Create Refund again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_resent_on_read_is_not_resent_by_every_read() {
+    let s = stack(Region::Na).await;
+    let w = s.wallet("alice", Preset::AlwaysApprove).await;
+    let order = s.order("alice", 4000, true).await;
+    let p = s.pay("alice", &order, &w.wallet.wallet_id).await.unwrap();
+    let lose_answers = || {
+        s.sandbox
+            .set_faults(FaultConfig {
+                drop_response_rate: 1.0,
+                remaining: Some(3),
+                operations: Some(vec!["CreateRefund".into()]),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    lose_answers();
+    let first = s
+        .service
+        .refund_payment(NewRefund {
+            payment_id: p.payment_id.clone(),
+            amount: MoneyInput {
+                amount: "10.00".into(),
+                currency_code: "USD".into(),
+            },
+            reason: None,
+            scope: b"refund-read".to_vec(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.state, RefundState::Pending);
+    assert_eq!(first.amazon_refund_id, None);
+    // Within the window: no resend.
+    let sends = s.calls("CreateRefund");
+    s.advance(30);
+    let r = s.service.get_refund(&first.refund_id).await.unwrap();
+    assert_eq!(r.amazon_refund_id, None);
+    assert_eq!(s.calls("CreateRefund"), sends, "fresh: not resent");
+    // Stale: resent once, and again no answer.
+    s.advance(31);
+    lose_answers();
+    let r = s.service.get_refund(&first.refund_id).await.unwrap();
+    assert_eq!(r.state, RefundState::Pending);
+    assert_eq!(r.amazon_refund_id, None);
+    assert!(s.calls("CreateRefund") > sends, "stale: resent");
+    assert_eq!(r.updated_at, s.sandbox.now(), "the resend is recorded");
+    let sends = s.calls("CreateRefund");
+    // Reads right after it do not call Amazon again (the answers would come back now).
+    for _ in 0..3 {
+        s.advance(10);
+        let again = s.service.get_refund(&first.refund_id).await.unwrap();
+        assert_eq!(again.amazon_refund_id, None);
+    }
+    assert_eq!(s.calls("CreateRefund"), sends, "one resend per window");
+    // A window after the last send: resent, answered, still one refund at Amazon.
+    s.advance(31);
+    let done = s.service.get_refund(&first.refund_id).await.unwrap();
+    assert!(done.amazon_refund_id.is_some(), "{done:?}");
+    assert_eq!(s.calls("CreateRefund"), sends + 1);
+    assert_eq!(
+        s.sandbox.ledger()["refunds"].as_array().map(|a| a.len()),
+        Some(1),
+        "one refund at Amazon"
+    );
+}

@@ -135,7 +135,7 @@ async fn run_once(
             let o = s.watch_upcoming(RECONCILE_BUDGET, RECHECK_BUDGET).await?;
             Ok(json!({
                 "examined": r.examined, "replayed": r.replayed, "refreshed": r.refreshed,
-                "voided": r.voided, "upcoming": o.upcoming, "atRisk": o.at_risk, "rechecked": o.rechecked,
+                "voided": r.voided, "expired": r.expired, "upcoming": o.upcoming, "atRisk": o.at_risk, "rechecked": o.rechecked,
             }))
         }
         JobFunction::EventDispatcher => {

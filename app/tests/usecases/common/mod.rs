@@ -329,3 +329,37 @@ pub async fn subscribe(
         p,
     )
 }
+
+/// `n` subscriptions of alice's on another wallet of hers, made a second after everything
+/// before: her list is newest first, so what came before is past its first page of 100.
+pub async fn newer_subscriptions(s: &Stack, n: u32) {
+    let other = s.wallet("alice", Preset::AlwaysApprove).await;
+    let plan = plan(s, "filler", "1.00", "month").await;
+    s.advance(1);
+    for i in 0..n {
+        s.service
+            .import_subscription(
+                &SubscriptionId::parse(&format!("sub_filler_{i}")).unwrap(),
+                &ImportSubscription {
+                    owner: cust("alice"),
+                    wallet_id: other.wallet.wallet_id.clone(),
+                    plan_id: plan.clone(),
+                    anchor: s.sandbox.now(),
+                    next_period: 2,
+                },
+            )
+            .await
+            .expect("imported");
+    }
+}
+
+/// True when `id` is on the first page (100) of alice's subscriptions.
+pub async fn on_first_page(s: &Stack, id: &SubscriptionId) -> bool {
+    s.store
+        .subscriptions_of(&cust("alice"), 100, None)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .any(|x| &x.subscription_id == id)
+}
