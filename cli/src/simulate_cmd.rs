@@ -130,6 +130,9 @@ pub async fn run(args: SimulateArgs) -> ExitCode {
             .progress_chars("=> "),
     );
     let mut phase = String::new();
+    // Without a terminal the bar stays hidden: a line per simulated day instead (logs, CI).
+    let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::time::Instant::now();
     let result = simulate(cfg, |done, total, p| {
         if phase != p {
             phase = p.to_string();
@@ -137,6 +140,12 @@ pub async fn run(args: SimulateArgs) -> ExitCode {
             bar.set_length(total);
         }
         bar.set_position(done);
+        if plain && (p != "seeding" || done == total) {
+            eprintln!(
+                "{p} {done}/{total} ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
     })
     .await;
     bar.finish_and_clear();

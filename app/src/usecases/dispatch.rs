@@ -131,28 +131,35 @@ impl Service {
     ) -> ServiceResult<Dispatched> {
         let now = self.clock.now();
         let mut out = Dispatched::default();
-        for shard in shards_from(now, DELIVERY_SHARDS) {
-            let left = budget.saturating_sub(out.delivered + out.rescheduled);
-            if left == 0 {
-                break;
-            }
-            for e in self
-                .store
-                .due_deliveries(shard, now, left.min(super::charge::MAX_LIST))
-                .await?
-            {
-                match sink.deliver(&e).await {
-                    Ok(()) => {
-                        self.store.set_delivery(&e, None).await?;
-                        out.delivered += 1;
+        'shards: for shard in shards_from(now, DELIVERY_SHARDS) {
+            // Page after page: a delivered event leaves the due index, so the next page
+            // starts where this one ended; a short page means the shard is done. (A lagging
+            // index may hand an event out again: delivery is at least once, the budget bounds it.)
+            loop {
+                let left = budget.saturating_sub(out.delivered + out.rescheduled);
+                if left == 0 {
+                    break 'shards;
+                }
+                let want = left.min(super::charge::MAX_LIST);
+                let page = self.store.due_deliveries(shard, now, want).await?;
+                let short = page.len() < want as usize;
+                for e in page {
+                    match sink.deliver(&e).await {
+                        Ok(()) => {
+                            self.store.set_delivery(&e, None).await?;
+                            out.delivered += 1;
+                        }
+                        Err(DeliveryError::Retry(why)) => {
+                            tracing::warn!(event_id = %e.event_id, deliveries = e.deliveries, %why, "event delivery failed; retrying later");
+                            self.store
+                                .set_delivery(&e, Some(now + redelivery_delay(e.deliveries)))
+                                .await?;
+                            out.rescheduled += 1;
+                        }
                     }
-                    Err(DeliveryError::Retry(why)) => {
-                        tracing::warn!(event_id = %e.event_id, deliveries = e.deliveries, %why, "event delivery failed; retrying later");
-                        self.store
-                            .set_delivery(&e, Some(now + redelivery_delay(e.deliveries)))
-                            .await?;
-                        out.rescheduled += 1;
-                    }
+                }
+                if short {
+                    break;
                 }
             }
         }

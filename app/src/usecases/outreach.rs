@@ -89,6 +89,17 @@ impl Service {
             out.rechecked += 1;
             if let Ok(p) = self.amazon.get_charge_permission(&wallet.wallet_id).await {
                 wallet = self.refresh_wallet(wallet, &p, now, Refresh::Poll).await?;
+                if wallet.updated_at < now - RECHECK_WITHIN {
+                    // Nothing changed: record that it was read now, or every later pass of
+                    // the day would read it again.
+                    let mut read = wallet.clone();
+                    read.updated_at = now;
+                    match store_retry!(self.store.update_wallet(&read, &[]).await) {
+                        Ok(w) => wallet = w,
+                        Err(StoreError::VersionConflict { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 if wallet.state == savedwallet_shared::api::ChargePermissionState::Closed {
                     // Closing ended its subscriptions; nothing is at risk any more.
                     return Ok(());

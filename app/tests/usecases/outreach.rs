@@ -92,3 +92,103 @@ async fn a_healthy_wallet_raises_nothing_and_a_stale_one_is_reread_the_day_befor
     let out = s.service.watch_upcoming(100, 0).await.unwrap();
     assert_eq!(out.rechecked, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_wallet_is_reread_once_a_day_not_every_pass() {
+    let s = stack(Region::Na).await;
+    let w = s
+        .wallet("alice", savedwallet_sandbox::Preset::AlwaysApprove)
+        .await;
+    let plan = plan(&s, "monthly", "9.99", "month").await;
+    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    let renewal = sub.due_at.expect("scheduled");
+    let before = renewal - s.sandbox.now() - chrono::TimeDelta::hours(20);
+    s.advance(before.num_seconds() as u64);
+    let gcp = s.calls("GetChargePermission");
+    assert_eq!(
+        s.service.watch_upcoming(100, 10).await.unwrap().rechecked,
+        1
+    );
+    // Later passes of the same day: the re-read is recorded, Amazon is not asked again.
+    s.advance(3600);
+    assert_eq!(
+        s.service.watch_upcoming(100, 10).await.unwrap().rechecked,
+        0
+    );
+    assert_eq!(
+        s.service.watch_upcoming(100, 10).await.unwrap().rechecked,
+        0
+    );
+    assert_eq!(s.calls("GetChargePermission"), gcp + 1);
+}
+
+/// Counts deliveries.
+#[derive(Default)]
+struct Counting(std::sync::atomic::AtomicU32);
+
+#[async_trait::async_trait]
+impl savedwallet_app::ports::EventSink for Counting {
+    async fn deliver(
+        &self,
+        _: &MerchantEvent,
+    ) -> Result<(), savedwallet_app::ports::DeliveryError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_dispatcher_run_delivers_more_than_a_page_per_shard() {
+    let s = stack(Region::Na).await;
+    let w = s
+        .wallet("alice", savedwallet_sandbox::Preset::AlwaysApprove)
+        .await;
+    let sink = Counting::default();
+    s.service.dispatch_events(&sink, u32::MAX).await.unwrap();
+    let now = s.sandbox.now();
+    let many: Vec<MerchantEvent> = (0u32..1500)
+        .map(|i| {
+            savedwallet_app::usecases::events::wallet_event(
+                savedwallet_app::usecases::events::kind::WALLET_CHARGEABLE,
+                &w.wallet,
+                now,
+                &i.to_be_bytes(),
+            )
+        })
+        .collect();
+    for chunk in many.chunks(100) {
+        s.store.append_events(chunk).await.unwrap();
+    }
+    let out = s.service.dispatch_events(&sink, u32::MAX).await.unwrap();
+    assert_eq!(out.delivered, 1500);
+    assert_eq!(
+        s.service
+            .dispatch_events(&sink, u32::MAX)
+            .await
+            .unwrap()
+            .delivered,
+        0
+    );
+    // A budget still bounds a run.
+    let more: Vec<MerchantEvent> = (1500u32..1800)
+        .map(|i| {
+            savedwallet_app::usecases::events::wallet_event(
+                savedwallet_app::usecases::events::kind::WALLET_CHARGEABLE,
+                &w.wallet,
+                now,
+                &i.to_be_bytes(),
+            )
+        })
+        .collect();
+    for chunk in more.chunks(100) {
+        s.store.append_events(chunk).await.unwrap();
+    }
+    assert_eq!(
+        s.service
+            .dispatch_events(&sink, 120)
+            .await
+            .unwrap()
+            .delivered,
+        120
+    );
+}
