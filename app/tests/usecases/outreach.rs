@@ -137,6 +137,24 @@ impl savedwallet_app::ports::EventSink for Counting {
     }
 }
 
+/// Writes one event per number in `ids` for the wallet (transactions of 100).
+async fn append_events(s: &Stack, wallet: &Wallet, ids: std::ops::Range<u32>) {
+    let now = s.sandbox.now();
+    let events: Vec<MerchantEvent> = ids
+        .map(|i| {
+            savedwallet_app::usecases::events::wallet_event(
+                savedwallet_app::usecases::events::kind::WALLET_CHARGEABLE,
+                wallet,
+                now,
+                &i.to_be_bytes(),
+            )
+        })
+        .collect();
+    for chunk in events.chunks(100) {
+        s.store.append_events(chunk).await.unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_dispatcher_run_delivers_more_than_a_page_per_shard() {
     let s = stack(Region::Na).await;
@@ -145,20 +163,7 @@ async fn one_dispatcher_run_delivers_more_than_a_page_per_shard() {
         .await;
     let sink = Counting::default();
     s.service.dispatch_events(&sink, u32::MAX).await.unwrap();
-    let now = s.sandbox.now();
-    let many: Vec<MerchantEvent> = (0u32..1500)
-        .map(|i| {
-            savedwallet_app::usecases::events::wallet_event(
-                savedwallet_app::usecases::events::kind::WALLET_CHARGEABLE,
-                &w.wallet,
-                now,
-                &i.to_be_bytes(),
-            )
-        })
-        .collect();
-    for chunk in many.chunks(100) {
-        s.store.append_events(chunk).await.unwrap();
-    }
+    append_events(&s, &w.wallet, 0..1500).await;
     let out = s.service.dispatch_events(&sink, u32::MAX).await.unwrap();
     assert_eq!(out.delivered, 1500);
     assert_eq!(
@@ -170,19 +175,7 @@ async fn one_dispatcher_run_delivers_more_than_a_page_per_shard() {
         0
     );
     // A budget still bounds a run.
-    let more: Vec<MerchantEvent> = (1500u32..1800)
-        .map(|i| {
-            savedwallet_app::usecases::events::wallet_event(
-                savedwallet_app::usecases::events::kind::WALLET_CHARGEABLE,
-                &w.wallet,
-                now,
-                &i.to_be_bytes(),
-            )
-        })
-        .collect();
-    for chunk in more.chunks(100) {
-        s.store.append_events(chunk).await.unwrap();
-    }
+    append_events(&s, &w.wallet, 1500..1800).await;
     assert_eq!(
         s.service
             .dispatch_events(&sink, 120)
