@@ -8,7 +8,7 @@
 //!   than a day before the end and not billed), or — for buyers whose every charge succeeds —
 //!   fewer paid periods than periods begun.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
@@ -100,7 +100,7 @@ pub async fn check(
             ));
         }
     }
-    let mut seen: HashMap<String, ()> = HashMap::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for m in members {
         let sub = store
             .get_subscription(&m.subscription)
@@ -117,7 +117,7 @@ pub async fn check(
                 Err(StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(format!("read {pid}: {e}")),
             };
-            seen.insert(pid.to_string(), ());
+            seen.insert(pid.to_string());
             if p.status == PaymentStatus::Succeeded {
                 paid += 1;
             }
@@ -158,7 +158,7 @@ pub async fn check(
     }
     // Money taken for a payment the store does not know.
     for (reference, ids) in &taken {
-        if !seen.contains_key(reference) {
+        if !seen.contains(reference) {
             f.lost_periods += 1;
             f.violation(format!("charge {ids:?} for unknown payment {reference}"));
         }

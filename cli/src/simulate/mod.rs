@@ -212,7 +212,12 @@ impl Run {
                     self.counters.job_errors += 1;
                     tracing::debug!(error = %e, "a billing job failed; retried later");
                 }
-                Err(e) => return tracing::error!(error = %e, "a billing worker panicked"),
+                // Like a crash: the period stays claimed until its lease lapses; the other
+                // jobs of the pass still run.
+                Err(e) => {
+                    self.counters.job_errors += 1;
+                    tracing::error!(error = %e, "a billing worker panicked");
+                }
             }
         }
         self.counters.billing_wall += started.elapsed();
