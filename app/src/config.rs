@@ -46,6 +46,10 @@ pub struct ServiceConfig {
     pub binding_secret: Vec<u8>,
     /// A charging request answers within this (under API Gateway's 30 s).
     pub charge_deadline: Duration,
+    /// A scheduled (MITR) charge's deadline: no buyer waits, so it may queue for the shared
+    /// Amazon quota far longer than a request could, but it ends well inside the billing
+    /// lease (`BILLING_LEASE`, 5 min), so no other worker replays the period meanwhile.
+    pub billing_charge_deadline: Duration,
     /// Per-attempt timeout of a synchronous Create Charge (Amazon answers within 15 s, JP
     /// 30 s, for `canHandlePendingAuthorization: false`).
     pub charge_attempt_timeout: Duration,
@@ -91,6 +95,7 @@ impl ServiceConfig {
             return_origins: Vec::new(),
             binding_secret: Vec::new(),
             charge_deadline: Duration::from_secs(25),
+            billing_charge_deadline: Duration::from_secs(120),
             charge_attempt_timeout: Duration::from_secs(17),
             cit_immediate_retries: 1,
             cit_can_handle_pending: false,

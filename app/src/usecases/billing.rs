@@ -244,7 +244,9 @@ impl Service {
             begin_events: vec![],
             writer: self.new_id("bill"),
             options: ChargeOptions {
-                deadline: self.charge_deadline(),
+                // Waiting for the fleet's quota share is normal under a backlog; failing
+                // the period for it (the API's 25 s deadline) would push it into dunning.
+                deadline: std::time::Instant::now() + self.config.billing_charge_deadline,
                 immediate_retries: 0,
             },
         };

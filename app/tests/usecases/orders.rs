@@ -55,6 +55,14 @@ async fn an_order_is_paid_once() {
         .await
         .unwrap();
     assert_eq!(view.usage.used, order.amount);
+    // The charge's IPN finds the record already final: no Get Charge spends the quota.
+    let gets = s.calls("GetCharge");
+    let outcomes = s.deliver_ipns().await;
+    assert!(
+        outcomes.contains(&IpnOutcome::Ignored("charge already final")),
+        "{outcomes:?}"
+    );
+    assert_eq!(s.calls("GetCharge"), gets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
