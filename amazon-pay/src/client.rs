@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     endpoint_overridden: bool,
     pub(crate) retry: RetryPolicy,
     pub(crate) request_timeout: Duration,
+    /// 429s and resends per operation (every handle of this client).
+    pub(crate) counters: Arc<crate::counters::CallCounters>,
     pub(crate) pacer: Pacer,
 }
 
@@ -119,11 +121,17 @@ impl AmazonPayClient {
                 endpoint_overridden: config.endpoint.is_some(),
                 retry: config.retry,
                 request_timeout: config.request_timeout,
+                counters: Arc::default(),
                 pacer: Pacer::new(config.pacing, config.environment),
             }),
             simulation_code: None,
             options: CallOptions::default(),
         })
+    }
+
+    /// Amazon's 429 answers and the client's resends so far, per operation.
+    pub fn counters(&self) -> Arc<crate::counters::CallCounters> {
+        self.inner.counters.clone()
     }
 
     /// A handle that sends `x-amz-pay-simulation-code: <code>` (signed) on every call

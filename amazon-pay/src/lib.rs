@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod config;
+pub mod counters;
 pub mod error;
 mod operations;
 pub mod pacer;
@@ -16,6 +17,7 @@ pub mod signer;
 
 pub use client::{new_idempotency_key, validate_idempotency_key, AmazonPayClient, ApiResponse};
 pub use config::{CallOptions, ClientConfig, Pacing, RetryPolicy};
+pub use counters::{CallCounters, OperationCounts};
 pub use error::{AttemptFailure, Delivery, Error, Outcome, RequestError, Stopped};
 pub use savedwallet_shared::api::operation::{HttpMethod, Operation, RateLimit};
 pub use savedwallet_shared::api::quota::Quotas;

@@ -131,6 +131,9 @@ impl AmazonPayClient {
             if !self.inner.pacer.acquire_by(op, latest_start).await {
                 return Err(progress.stop(Stopped::Deadline));
             }
+            if progress.attempts > 0 {
+                self.inner.counters.resent(op);
+            }
             progress.attempts += 1;
             let failure = match self.send_once(op, path, body, key, attempt_timeout).await? {
                 Ok(answer) => match self.judge(op, answer, &progress)? {
@@ -141,6 +144,9 @@ impl AmazonPayClient {
             };
             if failure.may_have_reached_amazon() {
                 progress.delivery = Delivery::OutcomeUnknown;
+            }
+            if status_of(Some(&failure)) == Some(429) {
+                self.inner.counters.throttled(op);
             }
             let elapsed = progress.started.elapsed();
             match next_delay(&self.inner.retry, &failure, progress.attempts, elapsed) {

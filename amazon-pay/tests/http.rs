@@ -40,12 +40,22 @@ async fn retries_429_then_503_with_same_key_and_fresh_signatures() {
         Reply::json(201, &charge_json("Authorized")),
     ])
     .await;
-    let resp = client_for(&server)
+    let client = client_for(&server);
+    let resp = client
         .create_charge(&create_charge(), "idem-key-0001")
         .await
         .expect("third attempt succeeds");
     assert_eq!(resp.status, 201);
     assert_eq!(resp.attempts, 3);
+    // One 429 and two resends are counted for the operation, nothing for the others.
+    let counts: std::collections::HashMap<_, _> =
+        client.counters().snapshot().into_iter().collect();
+    let c = counts[&savedwallet_amazon_pay::Operation::CreateCharge];
+    assert_eq!((c.throttled, c.resends), (1, 2));
+    assert!(counts
+        .iter()
+        .filter(|(op, _)| **op != savedwallet_amazon_pay::Operation::CreateCharge)
+        .all(|(_, c)| *c == Default::default()));
     assert_eq!(resp.request_id.as_deref(), Some("req-201"));
     assert_eq!(resp.body.status_details.state, ChargeState::Authorized);
 

@@ -195,3 +195,48 @@ pub trait BillingQueue: Send + Sync {
     /// Queues jobs; returns how many were accepted (the rest are due again next run).
     async fn enqueue(&self, jobs: &[BillingJob]) -> Result<u32, QueueError>;
 }
+
+/// A business measurement the use cases report: CloudWatch metrics (EMF) in Lambda,
+/// nothing elsewhere unless asked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measure<'a> {
+    /// A payment reached a new status (`succeeded`, `declined`, …, the API's spelling).
+    Payment {
+        /// The new status.
+        outcome: &'a str,
+    },
+    /// A charge declined, by Amazon's reason code.
+    Decline {
+        /// Amazon's reason code.
+        reason_code: &'a str,
+    },
+    /// A subscription period was paid, this long after it was due.
+    BillingLag {
+        /// Seconds from the period's billing time to its payment.
+        seconds: f64,
+    },
+    /// A verified IPN was processed, by Amazon's object type.
+    Ipn {
+        /// `CHARGE`, `CHARGE_PERMISSION`, `REFUND`, `CHARGEBACK` as Amazon spells it.
+        object_type: &'a str,
+    },
+    /// An IPN refused before anything in it was believed (forged, another topic, …).
+    IpnRefused {
+        /// The refusal's stable code (`bad_signature`, `topic_not_allowed`, …).
+        reason: &'a str,
+    },
+}
+
+/// Where measurements go.
+pub trait Metrics: Send + Sync {
+    /// Records one measurement (cheap, never fails: metrics never stop a payment).
+    fn record(&self, m: Measure<'_>);
+}
+
+/// Measurements dropped (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn record(&self, _: Measure<'_>) {}
+}

@@ -6,6 +6,7 @@ pub mod amazon;
 pub mod events;
 pub mod http;
 pub mod lambda;
+pub mod metrics;
 pub mod queue;
 pub mod runtime;
 pub mod sns;

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use savedwallet_shared::api::{Channel, CreateChargeRequest, MerchantMetadata, WebCheckoutDetails};
+use savedwallet_shared::api::{
+    Channel, ChargeInitiator, CreateChargeRequest, MerchantMetadata, WebCheckoutDetails,
+};
 use savedwallet_shared::decline::PermissionCheck;
 use savedwallet_shared::dunning::Jitter;
 use savedwallet_shared::limits::{MonthlyLimit, UsageMonth};
@@ -18,7 +20,7 @@ use savedwallet_shared::region::Region;
 
 use super::events::{self, kind};
 use super::interpret::{self, buyer_message, Context, Look, Step};
-use super::periods::after_period;
+use super::periods::{after_period, PeriodOutcome};
 use super::{store_retry, Service};
 use crate::error::{ServiceError, ServiceResult, UsageReport};
 use crate::ids::*;
@@ -567,6 +569,7 @@ impl Service {
             };
             match store_retry!(self.store.finish_attempt(&finish).await) {
                 Ok(done) => {
+                    self.measure(&payment, &finish, run, step, now);
                     if let Some(w) = &finish.wallet {
                         run.wallet = Wallet {
                             version: w.version + 1,
@@ -623,6 +626,43 @@ impl Service {
         Err(ServiceError::Conflict(
             "the payment kept changing while it was recorded".into(),
         ))
+    }
+
+    /// Reports what a recorded step changed: the payment's new status, a decline's reason,
+    /// and how late a paid period was.
+    fn measure(
+        &self,
+        before: &Payment,
+        finish: &FinishAttempt,
+        run: &ChargeRun,
+        step: &Step,
+        now: DateTime<Utc>,
+    ) {
+        use crate::ports::Measure;
+        let after = &finish.payment;
+        if before.status == after.status && before.attempt_count == after.attempt_count {
+            return;
+        }
+        self.metrics.record(Measure::Payment {
+            outcome: after.status.as_str(),
+        });
+        if finish.attempt.state == AttemptState::Declined {
+            if let Some(code) = &step.reason_code {
+                self.metrics.record(Measure::Decline {
+                    reason_code: code.as_str(),
+                });
+            }
+        }
+        // Scheduled (MITR) periods only: a signup's first period is paid on the spot.
+        if let (Some(_), Some((s, _)), PeriodOutcome::Paid, ChargeInitiator::Mitr) = (
+            &finish.subscription,
+            &run.subscription,
+            &step.period,
+            &after.initiator,
+        ) {
+            let lag = (now - s.next_billing_at).num_milliseconds().max(0) as f64 / 1000.0;
+            self.metrics.record(Measure::BillingLag { seconds: lag });
+        }
     }
 
     /// Every subscription billed from `wallet`: all of its owner's, page by page (the

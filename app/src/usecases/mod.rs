@@ -69,6 +69,7 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) entropy: Arc<dyn Entropy>,
     pub(crate) config: ServiceConfig,
+    pub(crate) metrics: Arc<dyn crate::ports::Metrics>,
     /// Plans' prices as last read, for billing (see [`Service::plan_price`]).
     plan_prices: std::sync::Mutex<std::collections::HashMap<PlanId, (Price, std::time::Instant)>>,
 }
@@ -98,8 +99,20 @@ impl Service {
             clock,
             entropy,
             config,
+            metrics: Arc::new(crate::ports::NoMetrics),
             plan_prices: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Where measurements go (adapters report theirs here too).
+    pub fn metrics(&self) -> &dyn crate::ports::Metrics {
+        self.metrics.as_ref()
+    }
+
+    /// The same service reporting its measurements to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn crate::ports::Metrics>) -> Service {
+        self.metrics = metrics;
+        self
     }
 
     /// A plan's current price (`None`: the plan is gone), cached for [`PLAN_PRICE_TTL`].

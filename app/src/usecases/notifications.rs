@@ -72,6 +72,9 @@ impl Service {
         let result = self.apply_ipn(ipn, now).await;
         match &result {
             Ok(_) => {
+                self.metrics.record(crate::ports::Measure::Ipn {
+                    object_type: ipn.message.object_type.as_str(),
+                });
                 store_retry!(
                     self.store
                         .complete_notification(&id, &token, now + NOTIFICATION_RETENTION)
@@ -122,6 +125,18 @@ impl Service {
                 let Ok(cid) = ChargeId::parse(&m.object_id) else {
                     return Ok(IpnOutcome::Ignored("malformed charge id"));
                 };
+                // A charge our record already holds in a final state (from Create Charge's
+                // own answer, or an earlier IPN) has no later state to learn: skip the Get
+                // Charge. Under a billing backlog every charge's IPN would otherwise spend
+                // the same Amazon quota as the charge itself. The record is ours, so this
+                // believes nothing the IPN says; a missing or open record is read from Amazon.
+                match self.store.attempt_by_charge(&cid).await {
+                    Ok(a) if a.state.is_final() => {
+                        return Ok(IpnOutcome::Ignored("charge already final"))
+                    }
+                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
                 let charge = self.amazon.get_charge(&cid).await.map_err(upstream)?;
                 // The payment id travels in the charge's merchantReferenceId; the index by
                 // charge id is the fallback (eventually consistent).

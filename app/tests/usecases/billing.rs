@@ -60,6 +60,19 @@ async fn periods_bill_exactly_once_and_in_order() {
     assert_eq!(p2.status, PaymentStatus::Succeeded);
     assert_eq!(p2.initiator, savedwallet_shared::api::ChargeInitiator::Mitr);
     assert_eq!(s.charges(&w.wallet.wallet_id).len(), 2);
+    // Each payment's success is measured once; the period paid 61 s after its billing time.
+    let m = s.measured();
+    assert_eq!(
+        m.iter().filter(|x| *x == "payment:succeeded").count(),
+        2,
+        "{m:?}"
+    );
+    assert_eq!(
+        m.iter().filter(|x| x.starts_with("lag:")).count(),
+        1,
+        "{m:?}"
+    );
+    assert!(m.contains(&"lag:1".to_string()), "{m:?}");
     // Canceled: nothing more is billed.
     s.service
         .cancel_subscription(&Caller::Customer(cust("alice")), &sub.subscription_id)
@@ -144,6 +157,9 @@ async fn hard_decline_waits_for_the_update(effect: HardDeclineEffect) {
         .unwrap();
     assert_eq!(sub.status, SubscriptionStatus::PastDue, "{effect:?}");
     assert!(matches!(sub.dunning, Dunning::AwaitingPaymentMethod { .. }));
+    let m = s.measured();
+    assert!(m.contains(&"payment:declined".to_string()), "{m:?}");
+    assert!(m.contains(&"decline:HardDeclined".to_string()), "{m:?}");
     assert_eq!(
         sub.due_at,
         Some(s.sandbox.now() + chrono::TimeDelta::days(1)),

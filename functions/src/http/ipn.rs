@@ -181,7 +181,15 @@ pub(crate) async fn ipn(State(st): State<AppState>, req: Request) -> Result<Answ
     let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|_| AppError::PayloadTooLarge { limit })?;
-    match st.ipn().verify(&body).await.map_err(AppError::Ipn)? {
+    let delivery = st.ipn().verify(&body).await.map_err(|refusal| {
+        st.service()
+            .metrics()
+            .record(savedwallet_app::ports::Measure::IpnRefused {
+                reason: refusal.code,
+            });
+        AppError::Ipn(refusal)
+    })?;
+    match delivery {
         IpnDelivery::Notification(ipn) => {
             note_ipn(&ipn);
             let outcome = st.service().process_ipn(&ipn).await.map_err(|e| match e {

@@ -48,8 +48,27 @@ impl Clock for SandboxClock {
     }
 }
 
+/// Every measurement the service reported, as text (`payment:succeeded`, `lag`, …).
+#[derive(Default)]
+pub struct Recorded(pub std::sync::Mutex<Vec<String>>);
+
+impl savedwallet_app::ports::Metrics for Recorded {
+    fn record(&self, m: savedwallet_app::ports::Measure<'_>) {
+        use savedwallet_app::ports::Measure;
+        let s = match m {
+            Measure::Payment { outcome } => format!("payment:{outcome}"),
+            Measure::Decline { reason_code } => format!("decline:{reason_code}"),
+            Measure::BillingLag { seconds } => format!("lag:{}", seconds.round()),
+            Measure::Ipn { object_type } => format!("ipn:{object_type}"),
+            Measure::IpnRefused { reason } => format!("refused:{reason}"),
+        };
+        self.0.lock().expect("metrics lock").push(s);
+    }
+}
+
 /// A running stack.
 pub struct Stack {
+    pub metrics: Arc<Recorded>,
     pub sandbox: Arc<SandboxHandle>,
     pub gateway: Arc<AmazonPayGateway>,
     pub service: Service,
@@ -118,14 +137,17 @@ pub async fn stack_with(region: Region, knobs: Knobs) -> Stack {
     config.allow_minute_plans = true;
     config.binding_secret = b"test binding secret".to_vec();
     config.charge_attempt_timeout = Duration::from_secs(5);
+    let metrics = Arc::new(Recorded::default());
     let service = Service::new(
         store.clone(),
         gateway.clone(),
         Arc::new(SandboxClock(sandbox.clone())),
         Arc::new(OsEntropy),
         config,
-    );
+    )
+    .with_metrics(metrics.clone());
     Stack {
+        metrics,
         sandbox,
         gateway,
         service,
@@ -203,6 +225,11 @@ impl Stack {
             .as_array()
             .map_or(0, |a| a.len());
         self.ipn_seen.store(n, Ordering::SeqCst);
+    }
+
+    /// The measurements reported so far.
+    pub fn measured(&self) -> Vec<String> {
+        self.metrics.0.lock().expect("metrics lock").clone()
     }
 
     /// Amazon API calls of an operation so far (the simulator's count).
