@@ -1,7 +1,7 @@
 //! `SnsConfig::from_env` over the real process environment: variables that look like a
-//! local-mode switch do not enable the sandbox's certificate rule, and inside Lambda the
-//! explicit local-mode constructor refuses. One test in its own binary, because it sets
-//! process-wide variables.
+//! local-mode switch do not enable the sandbox's certificate rule, and inside Lambda (the
+//! variables only its execution environment sets) the explicit local-mode constructor
+//! refuses. One test in its own binary, because it sets process-wide variables.
 
 use savedwallet_functions::sns::SnsConfig;
 
@@ -36,10 +36,25 @@ fn the_process_environment_cannot_enable_the_local_sandbox() {
         use savedwallet_functions::sns::SnsConfigError;
         let base = url::Url::parse(sandbox).unwrap();
         assert!(SnsConfig::local_sandbox(&base).is_ok());
+        // Every Runtime API client sets these (the tests of the real binaries drive a
+        // local-sns `ipn` through a local Runtime API): they do not mean "inside Lambda".
         std::env::set_var("AWS_LAMBDA_FUNCTION_NAME", "savedwallet-ipn");
-        assert_eq!(
-            SnsConfig::local_sandbox(&base),
-            Err(SnsConfigError::LocalModeInLambda)
-        );
+        std::env::set_var("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+        assert!(SnsConfig::local_sandbox(&base).is_ok());
+        // What only the real Lambda execution environment sets: each one alone refuses.
+        for (name, value) in [
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+            ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+            ("AWS_EXECUTION_ENV", "AWS_Lambda_rapid"),
+        ] {
+            std::env::set_var(name, value);
+            assert_eq!(
+                SnsConfig::local_sandbox(&base),
+                Err(SnsConfigError::LocalModeInLambda),
+                "{name} is set"
+            );
+            std::env::remove_var(name);
+        }
+        assert!(SnsConfig::local_sandbox(&base).is_ok());
     }
 }

@@ -2,7 +2,13 @@
 //! (the same code `savedwallet local` runs) and driven only over HTTP — the API with dev
 //! JWTs and the admin token, the sandbox's hosted pages as a buyer would use them, and the
 //! sandbox's control API and ledger to inject faults and check what Amazon saw.
+//!
+//! [`runtime_api`] is the harness of the real Lambda bootstrap binaries: a local Lambda
+//! Runtime API and a wrapper of the process that polls it; [`lambda`] stands them up against
+//! moto and the sandbox (`tests/tests/lambda` and the `lambda-bench` benchmark).
 
+pub mod lambda;
+pub mod runtime_api;
 pub mod servers;
 
 use std::time::Duration;

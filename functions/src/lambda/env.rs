@@ -62,6 +62,9 @@ pub struct LambdaEnv {
     pub billing_queue_url: Option<String>,
     /// The EventBridge bus merchant events go to (`SAVEDWALLET_EVENT_BUS`, default `default`).
     pub event_bus: String,
+    /// The `Service` dimension of the CloudWatch metrics (`SAVEDWALLET_SERVICE`, the
+    /// template sets the stack name; default `savedwallet`).
+    pub service_name: String,
 }
 
 fn required(vars: &HashMap<String, String>, name: &'static str) -> Result<String, EnvError> {
@@ -163,6 +166,8 @@ impl LambdaEnv {
             },
             billing_queue_url: optional(vars, "SAVEDWALLET_BILLING_QUEUE_URL"),
             event_bus: optional(vars, "SAVEDWALLET_EVENT_BUS").unwrap_or_else(|| "default".into()),
+            service_name: optional(vars, "SAVEDWALLET_SERVICE")
+                .unwrap_or_else(|| "savedwallet".into()),
             endpoint: match vars.get("AMAZON_PAY_ENDPOINT").filter(|v| !v.is_empty()) {
                 None => None,
                 Some(u) => Some(url::Url::parse(u).map_err(|e| EnvError::Invalid {
@@ -214,6 +219,7 @@ mod tests {
         assert_eq!(e.namespace, "savedwallet");
         assert_eq!(e.final_dunning, FinalDunning::Cancel);
         assert_eq!((e.quota_share, e.event_bus.as_str()), (1.0, "default"));
+        assert_eq!(e.service_name, "savedwallet");
         let e = LambdaEnv::from_vars(&vars(&[
             ("SAVEDWALLET_FINAL_DUNNING", "past_due"),
             ("SAVEDWALLET_QUOTA_SHARE", "0.25"),

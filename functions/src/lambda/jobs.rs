@@ -17,6 +17,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 use savedwallet_app::usecases::Billed;
 use savedwallet_app::{Service, ServiceError};
@@ -25,6 +26,7 @@ use savedwallet_shared::api::{Operation, Quotas};
 use super::serve::StartError;
 use super::{build_service, BuildError, LambdaEnv};
 use crate::events::EventBridgeSink;
+use crate::metrics::EmfMetrics;
 use crate::queue::{parse_job, SqsQueue};
 
 /// One of the job functions.
@@ -84,15 +86,21 @@ pub async fn work_batch(service: &Service, event: SqsEvent) -> SqsBatchResponse 
         let job = match record.body.as_deref().map(parse_job) {
             Some(Ok(job)) => job,
             other => {
+                let error = match other {
+                    Some(Err(e)) => e.to_string(),
+                    _ => "the message has no body".to_string(),
+                };
                 // Never ours: to the dead-letter queue after the redrive count.
-                tracing::error!(message_id = %id, error = ?other.map(|r| r.err()), "unreadable billing message");
+                tracing::error!(message_id = %id, error = %error, "unreadable billing message");
                 out.add_failure(id);
                 continue;
             }
         };
         let span = tracing::info_span!("billing_job", message_id = %id, subscription_id = %job.subscription_id, period = job.period);
+        // `instrument`, not `enter`: a guard held across `.await` mislabels other tasks' logs.
+        let billed = service.run_billing_job(&job).instrument(span.clone()).await;
         let _enter = span.enter();
-        match service.run_billing_job(&job).await {
+        match billed {
             Ok(Billed::Charged(p)) => {
                 tracing::info!(payment_id = %p.payment_id, status = ?p.status, "period billed")
             }
@@ -154,13 +162,14 @@ pub async fn serve_job(function: JobFunction) -> Result<(), StartError> {
     super::init_tracing();
     let env = Arc::new(LambdaEnv::from_env()?);
     let cell: Arc<OnceCell<Built>> = Arc::new(OnceCell::new());
+    let metrics = Arc::new(EmfMetrics::new(env.service_name.clone()));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (env, cell) = (env.clone(), cell.clone());
+        let (env, cell, metrics) = (env.clone(), cell.clone(), metrics.clone());
         async move {
             let built = cell
                 .get_or_try_init(|| async {
                     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                    let service = build_service(&env, &aws).await?;
+                    let service = build_service(&env, &aws, metrics.clone()).await?;
                     Ok::<_, BuildError>(Built { service, aws })
                 })
                 .await
@@ -169,10 +178,12 @@ pub async fn serve_job(function: JobFunction) -> Result<(), StartError> {
                     lambda_runtime::Error::from(e.to_string())
                 })?;
             let span = tracing::info_span!("job", function = function.name(), request_id = %event.context.request_id);
-            let _enter = span.enter();
-            run_once(function, &env, built, event.payload)
+            let answer = run_once(function, &env, built, event.payload)
+                .instrument(span)
                 .await
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+                .map_err(|e| lambda_runtime::Error::from(e.to_string()));
+            metrics.flush();
+            answer
         }
     }))
     .await

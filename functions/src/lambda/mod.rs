@@ -18,11 +18,84 @@ use savedwallet_shared::api::Quotas;
 use savedwallet_shared::idempotency::KeyScope;
 
 use crate::amazon::{AmazonPayGateway, Timeouts};
+use crate::metrics::EmfMetrics;
 use crate::runtime::OsEntropy;
 use crate::store::DynamoStore;
 pub use env::{EnvError, LambdaEnv};
 pub use jobs::{serve_job, JobFunction};
 pub use serve::{serve, StartError};
+
+/// Which function a process of the one bootstrap binary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// An API function.
+    Api(crate::http::LambdaFunction),
+    /// A job function.
+    Job(JobFunction),
+}
+
+impl Function {
+    /// Every function's name, as the template's `SAVEDWALLET_FUNCTION` spells it.
+    pub const NAMES: [&'static str; 9] = [
+        "create-charge",
+        "complete-checkout",
+        "wallets",
+        "admin",
+        "ipn",
+        "billing-scheduler",
+        "billing-worker",
+        "reconciler",
+        "event-dispatcher",
+    ];
+
+    /// The function called `name`.
+    pub fn parse(name: &str) -> Option<Function> {
+        use crate::http::LambdaFunction as F;
+        let jobs = [
+            JobFunction::BillingScheduler,
+            JobFunction::BillingWorker,
+            JobFunction::Reconciler,
+            JobFunction::EventDispatcher,
+        ];
+        F::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .map(Function::Api)
+            .or_else(|| {
+                jobs.into_iter()
+                    .find(|j| j.name() == name)
+                    .map(Function::Job)
+            })
+    }
+
+    /// This process's function: `SAVEDWALLET_FUNCTION`, else the executable's file name
+    /// (a copy named `wallets` is the wallets function; in Lambda the file is always
+    /// `bootstrap`, so the variable is required there).
+    pub fn from_env() -> Result<Function, StartError> {
+        let name = std::env::var("SAVEDWALLET_FUNCTION")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                std::env::args_os().next().and_then(|a| {
+                    std::path::Path::new(&a)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                })
+            })
+            .unwrap_or_default();
+        Function::parse(&name).ok_or(StartError::UnknownFunction(name))
+    }
+
+    /// Runs this function on the Lambda runtime until the instance is shut down.
+    pub async fn run(self) -> Result<(), StartError> {
+        // Boxed: the two runtimes' futures are deep types; one enum of both overflows
+        // the compiler's layout recursion.
+        match self {
+            Function::Api(f) => Box::pin(serve(f)).await,
+            Function::Job(j) => Box::pin(serve_job(j)).await,
+        }
+    }
+}
 
 /// Why the service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +143,7 @@ async fn fetch_secret(cfg: &aws_config::SdkConfig, arn: &str) -> Result<KeySecre
 pub async fn build_service(
     env: &LambdaEnv,
     aws: &aws_config::SdkConfig,
+    metrics: Arc<EmfMetrics>,
 ) -> Result<Arc<Service>, BuildError> {
     let secret = fetch_secret(aws, &env.secret_arn).await?;
     let mut client_cfg = ClientConfig::new(
@@ -84,6 +158,7 @@ pub async fn build_service(
         Quotas::scaled(env.quota_share).map_err(|e| BuildError::Client(e.to_string()))?,
     );
     let client = AmazonPayClient::new(client_cfg).map_err(|e| BuildError::Client(e.to_string()))?;
+    metrics.watch_amazon(client.counters());
     let gateway = AmazonPayGateway::new(client, env.region, Timeouts::default());
     let store = DynamoStore::from_client(aws_sdk_dynamodb::Client::new(aws), env.table.clone());
     let mut config = ServiceConfig::new(
@@ -99,13 +174,16 @@ pub async fn build_service(
     config.final_dunning = env.final_dunning;
     // API Gateway gives up after 30 s: answer within 25.
     config.charge_deadline = Duration::from_secs(25);
-    Ok(Arc::new(Service::new(
-        Arc::new(store),
-        Arc::new(gateway),
-        Arc::new(SystemClock),
-        Arc::new(OsEntropy),
-        config,
-    )))
+    Ok(Arc::new(
+        Service::new(
+            Arc::new(store),
+            Arc::new(gateway),
+            Arc::new(SystemClock),
+            Arc::new(OsEntropy),
+            config,
+        )
+        .with_metrics(metrics),
+    ))
 }
 
 /// JSON logs for CloudWatch (one line per event, the span's fields included), level from
@@ -121,4 +199,27 @@ pub fn init_tracing() {
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_one_function_and_back() {
+        for name in Function::NAMES {
+            let f = Function::parse(name).expect(name);
+            let back = match f {
+                Function::Api(a) => a.name(),
+                Function::Job(j) => j.name(),
+            };
+            assert_eq!(back, name);
+        }
+        assert_eq!(Function::parse("bootstrap"), None);
+        assert_eq!(Function::parse(""), None);
+        assert_eq!(
+            crate::http::LambdaFunction::ALL.len() + 4,
+            Function::NAMES.len()
+        );
+    }
 }

@@ -12,9 +12,16 @@ pub const ENV_ALLOWED_TOPICS: &str = "SNS_ALLOWED_TOPICS";
 /// Env var: the minimum `SignatureVersion` of entries without `=` (`1` or `2`, default `1`).
 pub const ENV_MIN_SIGNATURE_VERSION: &str = "SNS_MIN_SIGNATURE_VERSION";
 
-/// Set by the Lambda runtime in every function; local mode is refused where it is set.
+/// Reserved variables that only the real AWS Lambda execution environment sets (a function's
+/// configuration cannot set them): local mode is refused where any of them is set. Not
+/// `AWS_LAMBDA_FUNCTION_NAME`: every Runtime API client needs that one, so a test that
+/// drives a `local-sns` build of a function through a local Runtime API must set it.
 #[cfg(feature = "local-sns")]
-const ENV_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+const LAMBDA_SANDBOX_VARS: [&str; 3] = [
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+    "AWS_EXECUTION_ENV",
+];
 
 /// Default bound on an SNS body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -48,7 +55,8 @@ pub enum SnsConfigError {
     /// The local sandbox base URL is unusable (`local-sns` only).
     #[error("local sandbox base URL refused: {0}")]
     BadSandboxUrl(&'static str),
-    /// Local mode was asked for inside AWS Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set).
+    /// Local mode was asked for inside AWS Lambda (`LAMBDA_TASK_ROOT`, `LAMBDA_RUNTIME_DIR`
+    /// or `AWS_EXECUTION_ENV` is set).
     #[error("local sandbox mode is refused inside AWS Lambda")]
     LocalModeInLambda,
 }
@@ -182,7 +190,10 @@ impl SnsConfig {
     /// turn local mode off, never on.
     #[cfg(feature = "local-sns")]
     pub fn local_sandbox(base_url: &url::Url) -> Result<Self, SnsConfigError> {
-        if std::env::var_os(ENV_LAMBDA_FUNCTION_NAME).is_some() {
+        if LAMBDA_SANDBOX_VARS
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+        {
             return Err(SnsConfigError::LocalModeInLambda);
         }
         let origin = super::url_rules::SandboxOrigin::new(base_url)?;
