@@ -5,7 +5,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each stage line carries the time since the script started (CI reads the stages' cost).
+log() { printf '\033[1m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # Rust toolchain: rustup's stable toolchain with rustfmt and clippy.
 ensure_rust() {
@@ -49,15 +50,31 @@ build_shared_for_wasm() {
   fi
 }
 
-# Python tools venv: moto's DynamoDB-compatible server for the DynamoDB store tests
-# (run behind tools/moto_locked.py, see docs/storage.md).
+# Python tools venv (one venv for every Python tool, pinned):
+# - moto's DynamoDB-compatible server for the DynamoDB store tests (run behind
+#   tools/moto_locked.py, see docs/storage.md);
+# - cfn-lint and the SAM CLI for the template checks (offline, no credentials);
+# - cargo-lambda (with zig) for the Lambda builds (`sam build`, `cargo lambda build`).
+# One marker file per version set: changing a pin reinstalls, an unchanged set costs nothing.
 MOTO_VERSION="5.2.5"
+CFN_LINT_VERSION="1.58.0"
+SAM_CLI_VERSION="1.170.0"
+CARGO_LAMBDA_VERSION="1.9.2"
 ensure_tools_venv() {
-  local marker=".venv-tools/.installed-moto-$MOTO_VERSION"
+  local marker=".venv-tools/.installed-moto-$MOTO_VERSION-cfnlint-$CFN_LINT_VERSION-sam-$SAM_CLI_VERSION-cargolambda-$CARGO_LAMBDA_VERSION"
   if [ -f "$marker" ]; then return; fi
-  log "creating .venv-tools with moto[server]==$MOTO_VERSION"
-  python3 -m venv .venv-tools
-  .venv-tools/bin/pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  log "installing into .venv-tools: moto[server]==$MOTO_VERSION cfn-lint==$CFN_LINT_VERSION aws-sam-cli==$SAM_CLI_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION"
+  [ -x .venv-tools/bin/python ] || python3 -m venv .venv-tools
+  .venv-tools/bin/pip install -q --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+    "aws-sam-cli==$SAM_CLI_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  # cargo-lambda looks for `zig` on PATH, then `python3 -m ziglang` with whichever python3
+  # is first on PATH: a symlink next to cargo-lambda makes it independent of PATH order.
+  # (Relative, so the venv still works if the checkout moves.)
+  local zig
+  zig="$(.venv-tools/bin/python -c 'import os, ziglang; print(os.path.relpath(os.path.join(os.path.dirname(ziglang.__file__), "zig"), ".venv-tools/bin"))')"
+  ln -sfn "$zig" .venv-tools/bin/zig
+  rm -f .venv-tools/.installed-*
   touch "$marker"
 }
 export SAVEDWALLET_TOOLS_PYTHON="$ROOT/.venv-tools/bin/python"
