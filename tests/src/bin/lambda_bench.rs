@@ -1,10 +1,11 @@
-//! The Lambda cold-start benchmark. For each bootstrap binary (host release builds of
-//! `functions/src/bin`, beside the hello-world `lambda_runtime` baseline `baseline-hello`
-//! built with the same profile), `--runs` times: spawn it fresh against a local Runtime API,
-//! time process start → its first `next` poll (init), then its first invocation (invoke →
-//! response, with an event that makes it do its real work against moto and the sandbox
-//! simulator of a [`Deployment`]), then read its peak RSS (VmHWM). One discarded warm-up
-//! spawn per binary first (page cache); the functions take turns, so background noise
+//! The Lambda cold-start benchmark. For each function (the one bootstrap binary
+//! `savedwallet-lambda`, a host release build, run as each function with
+//! `SAVEDWALLET_FUNCTION`, as the template does), beside the hello-world `lambda_runtime`
+//! baseline `baseline-hello` built with the same profile, `--runs` times: spawn it fresh
+//! against a local Runtime API, time process start → its first `next` poll (init), then its
+//! first invocation (invoke → response, with an event that makes it do its real work against
+//! moto and the sandbox simulator of a [`Deployment`]), then read its peak RSS (VmHWM). One
+//! discarded warm-up spawn per binary first (page cache); the functions take turns, so background noise
 //! spreads over all of them. Also the arm64 deployment zips (`scripts/lambda-release`) and
 //! the first-use costs the functions pay on their first invocation (AWS config, the secret,
 //! the HTTPS clients and their TLS roots), measured in fresh processes of this binary with
@@ -354,18 +355,19 @@ struct Run {
     answer: String,
 }
 
-/// One cold start: spawn, first poll, first invocation, peak RSS, a second invocation.
-/// A function's binary in `dir`: the baseline's own, every function's `savedwallet-lambda`
-/// (a directory of per-function copies, as `scripts/build-lambda-bins` makes, works too).
+/// A function's binary in `dir`: the baseline's own; for a function the one binary
+/// `savedwallet-lambda` (arm64: its directory), else a per-function copy (the layout of
+/// `scripts/build-lambda-bins`).
 fn binary_of(dir: &Path, function: &str) -> PathBuf {
-    let named = dir.join(function);
-    if function == BASELINE || named.exists() {
-        named
+    let one = dir.join("savedwallet-lambda");
+    if function == BASELINE || !one.exists() {
+        dir.join(function)
     } else {
-        dir.join("savedwallet-lambda")
+        one
     }
 }
 
+/// One cold start: spawn, first poll, first invocation, peak RSS, a second invocation.
 async fn one_run(
     d: &Deployment,
     binary: &Path,
@@ -432,8 +434,7 @@ fn print_tables(a: &Args, functions: &[&str], samples: &[Samples]) {
         let factor = ms(init) / ms(hello).max(1e-6);
         let rss = s.rss_kib.iter().copied().max().unwrap_or(0);
         let host = std::fs::metadata(binary_of(&a.bins, f)).map_or(0, |m| m.len());
-        let zip = zip_sizes(&binary_of(&a.arm64, f).join("bootstrap.zip"))
-            .or_else(|| zip_sizes(&a.arm64.join(f).join("bootstrap.zip")));
+        let zip = zip_sizes(&binary_of(&a.arm64, f).join("bootstrap.zip"));
         let (zip_s, unzip_s) = match zip {
             Some((z, u)) => (mib(z), mib(u)),
             None => ("n/a".into(), "n/a".into()),
@@ -503,9 +504,13 @@ async fn bench(a: Args) -> Result<(), String> {
                 bin.display()
             )
         })?;
-        if let (Some(src), Ok(built)) = (newest, meta.modified()) {
-            if built < src {
-                eprintln!("warning: {} is older than the sources", bin.display());
+        let zip = binary_of(&a.arm64, f).join("bootstrap.zip");
+        let zip_built = std::fs::metadata(&zip).and_then(|m| m.modified()).ok();
+        for (path, built) in [(&bin, meta.modified().ok()), (&zip, zip_built)] {
+            if let (Some(src), Some(built)) = (newest, built) {
+                if built < src {
+                    println!("> warning: {} is older than the sources\n", path.display());
+                }
             }
         }
     }
