@@ -484,8 +484,9 @@ the sandbox simulator on loopback. arm64 from {}.\n",
     }
     println!(
         "\nRSS by mapping: `/proc/<pid>/smaps` of the run with the highest peak (resident now, \
-not peak): the executable's own pages, other files (libc, ld.so, libgcc_s), anonymous (heap, \
-stacks).\n"
+not peak): the executable's own pages (file-backed, clean: what the code touched plus what \
+the kernel's fault-around mapped beside it), other files (libc, ld.so, libgcc_s), anonymous \
+(heap, stacks).\n"
     );
 }
 
