@@ -336,13 +336,7 @@ impl System {
 
     /// The sandbox's Charge objects of one charge permission.
     pub async fn charges_of(&self, wallet_id: &str) -> Vec<Value> {
-        self.ledger().await["charges"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c["chargePermissionId"] == wallet_id)
-            .collect()
+        charges_for(&self.ledger().await, wallet_id)
     }
 
     /// The sandbox's charge permission `id` as Amazon holds it.
@@ -516,4 +510,15 @@ pub fn uuid_like() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{t:x}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The Charge objects of one charge permission in a sandbox ledger (`GET /_sandbox/ledger`).
+pub fn charges_for(ledger: &Value, wallet_id: &str) -> Vec<Value> {
+    ledger["charges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["chargePermissionId"] == wallet_id)
+        .cloned()
+        .collect()
 }

@@ -130,30 +130,25 @@ impl Service {
                 // Charge. Under a billing backlog every charge's IPN would otherwise spend
                 // the same Amazon quota as the charge itself. The record is ours, so this
                 // believes nothing the IPN says; a missing or open record is read from Amazon.
-                match self.store.attempt_by_charge(&cid).await {
+                let recorded = match self.store.attempt_by_charge(&cid).await {
                     Ok(a) if a.state.is_final() => {
                         return Ok(IpnOutcome::Ignored("charge already final"))
                     }
-                    Ok(_) | Err(StoreError::NotFound { .. }) => {}
+                    Ok(a) => Some(a.payment_id),
+                    Err(StoreError::NotFound { .. }) => None,
                     Err(e) => return Err(e.into()),
-                }
+                };
                 let charge = self.amazon.get_charge(&cid).await.map_err(upstream)?;
                 // The payment id travels in the charge's merchantReferenceId; the index by
-                // charge id is the fallback (eventually consistent).
+                // charge id, read above, is the fallback (eventually consistent).
                 let pid = charge
                     .merchant_metadata
                     .as_ref()
                     .and_then(|mm| mm.merchant_reference_id.as_deref())
-                    .and_then(|s| PaymentId::parse(s).ok());
-                let pid = match pid {
-                    Some(p) => p,
-                    None => match self.store.attempt_by_charge(&cid).await {
-                        Ok(a) => a.payment_id,
-                        Err(StoreError::NotFound { .. }) => {
-                            return Ok(IpnOutcome::Ignored("unknown charge"))
-                        }
-                        Err(e) => return Err(e.into()),
-                    },
+                    .and_then(|s| PaymentId::parse(s).ok())
+                    .or(recorded);
+                let Some(pid) = pid else {
+                    return Ok(IpnOutcome::Ignored("unknown charge"));
                 };
                 let (payment, attempts) = match self.store.payment_with_attempts(&pid).await {
                     Ok(x) => x,

@@ -14,15 +14,33 @@ fn at_risk_events(page: &Page<MerchantEvent>) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unchargeable_wallet_before_renewal_is_reported_once() {
-    let s = stack(Region::Na).await;
+/// Alice's approving wallet on a monthly plan, and the subscription's next renewal.
+async fn monthly_subscriber(
+    s: &Stack,
+) -> (
+    savedwallet_app::usecases::WalletView,
+    Subscription,
+    chrono::DateTime<chrono::Utc>,
+) {
     let w = s
         .wallet("alice", savedwallet_sandbox::Preset::AlwaysApprove)
         .await;
-    let plan = plan(&s, "monthly", "9.99", "month").await;
-    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
+    let plan = plan(s, "monthly", "9.99", "month").await;
+    let (sub, _) = subscribe(s, &w, &plan, "k1").await;
     let renewal = sub.due_at.expect("the next period is scheduled");
+    (w, sub, renewal)
+}
+
+/// Moves the clock to `ahead` before `renewal`.
+fn advance_to_before(s: &Stack, renewal: chrono::DateTime<chrono::Utc>, ahead: chrono::TimeDelta) {
+    let before = renewal - s.sandbox.now() - ahead;
+    s.advance(before.num_seconds() as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchargeable_wallet_before_renewal_is_reported_once() {
+    let s = stack(Region::Na).await;
+    let (w, sub, renewal) = monthly_subscriber(&s).await;
 
     // Outside the window (3 days): nothing to say even for a broken wallet.
     s.sandbox
@@ -61,14 +79,8 @@ async fn an_unchargeable_wallet_before_renewal_is_reported_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_wallet_raises_nothing_and_a_stale_one_is_reread_the_day_before() {
     let s = stack(Region::Na).await;
-    let w = s
-        .wallet("alice", savedwallet_sandbox::Preset::AlwaysApprove)
-        .await;
-    let plan = plan(&s, "monthly", "9.99", "month").await;
-    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
-    let renewal = sub.due_at.expect("scheduled");
-    let before = renewal - s.sandbox.now() - chrono::TimeDelta::hours(12);
-    s.advance(before.num_seconds() as u64);
+    let (w, _, renewal) = monthly_subscriber(&s).await;
+    advance_to_before(&s, renewal, chrono::TimeDelta::hours(12));
     // The buyer's permission broke on Amazon's side and the IPN was lost.
     s.sandbox
         .set_permission_state(
@@ -96,14 +108,8 @@ async fn a_healthy_wallet_raises_nothing_and_a_stale_one_is_reread_the_day_befor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_wallet_is_reread_once_a_day_not_every_pass() {
     let s = stack(Region::Na).await;
-    let w = s
-        .wallet("alice", savedwallet_sandbox::Preset::AlwaysApprove)
-        .await;
-    let plan = plan(&s, "monthly", "9.99", "month").await;
-    let (sub, _) = subscribe(&s, &w, &plan, "k1").await;
-    let renewal = sub.due_at.expect("scheduled");
-    let before = renewal - s.sandbox.now() - chrono::TimeDelta::hours(20);
-    s.advance(before.num_seconds() as u64);
+    let (_, _, renewal) = monthly_subscriber(&s).await;
+    advance_to_before(&s, renewal, chrono::TimeDelta::hours(20));
     let gcp = s.calls("GetChargePermission");
     assert_eq!(
         s.service.watch_upcoming(100, 10).await.unwrap().rechecked,

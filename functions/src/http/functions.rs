@@ -56,7 +56,7 @@ impl LambdaFunction {
         LambdaFunction::Ipn,
     ];
 
-    /// The function's (and its binary's) name.
+    /// The function's name (`SAVEDWALLET_FUNCTION`).
     pub fn name(self) -> &'static str {
         match self {
             LambdaFunction::CreateCharge => "create-charge",

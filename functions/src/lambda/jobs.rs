@@ -43,7 +43,15 @@ pub enum JobFunction {
 }
 
 impl JobFunction {
-    /// The function's (and its binary's) name.
+    /// Every job function.
+    pub const ALL: [JobFunction; 4] = [
+        JobFunction::BillingScheduler,
+        JobFunction::BillingWorker,
+        JobFunction::Reconciler,
+        JobFunction::EventDispatcher,
+    ];
+
+    /// The function's name (`SAVEDWALLET_FUNCTION`).
     pub fn name(self) -> &'static str {
         match self {
             JobFunction::BillingScheduler => "billing-scheduler",

@@ -50,19 +50,13 @@ impl Function {
 
     /// The function called `name`.
     pub fn parse(name: &str) -> Option<Function> {
-        use crate::http::LambdaFunction as F;
-        let jobs = [
-            JobFunction::BillingScheduler,
-            JobFunction::BillingWorker,
-            JobFunction::Reconciler,
-            JobFunction::EventDispatcher,
-        ];
-        F::ALL
+        crate::http::LambdaFunction::ALL
             .into_iter()
             .find(|f| f.name() == name)
             .map(Function::Api)
             .or_else(|| {
-                jobs.into_iter()
+                JobFunction::ALL
+                    .into_iter()
                     .find(|j| j.name() == name)
                     .map(Function::Job)
             })
@@ -218,7 +212,7 @@ mod tests {
         assert_eq!(Function::parse("bootstrap"), None);
         assert_eq!(Function::parse(""), None);
         assert_eq!(
-            crate::http::LambdaFunction::ALL.len() + 4,
+            crate::http::LambdaFunction::ALL.len() + JobFunction::ALL.len(),
             Function::NAMES.len()
         );
     }

@@ -242,13 +242,7 @@ impl Deployment {
 
     /// The sandbox's Charge objects of one charge permission.
     pub async fn charges_of(&self, wallet_id: &str) -> Vec<Value> {
-        self.ledger().await["charges"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c["chargePermissionId"] == wallet_id)
-            .collect()
+        crate::charges_for(&self.ledger().await, wallet_id)
     }
 
     /// How often an Amazon Pay operation was called (`CreateCharge`, …).

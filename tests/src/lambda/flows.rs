@@ -1,7 +1,12 @@
 //! The buyer's and the merchant's flows through the API functions ([`Api`]): a Saved
-//! Wallet set up through the sandbox's consent page, a plan, a buyer's GET.
+//! Wallet set up through the sandbox's consent page, a plan, an order, a subscription
+//! started in the past, a buyer's GET.
 
 use serde_json::{json, Value};
+
+use savedwallet_app::ids::{CustomerId, PlanId, WalletId};
+use savedwallet_app::store::{Payment, Subscription};
+use savedwallet_app::usecases::Subscribe;
 
 use crate::runtime_api::Bootstrap;
 use crate::{returned_session, uuid_like, Preset};
@@ -124,4 +129,53 @@ pub async fn buyer_get(api: &Api, customer: &str, route: &str, path: &str) -> Ap
         ),
     )
     .await
+}
+
+/// `POST /admin/v1/orders` through the admin function: an order of `amount` EUR for
+/// `customer`. Returns its id.
+pub async fn admin_order(api: &Api, customer: &str, amount: &str) -> String {
+    let order = call(
+        &api.admin,
+        api_event(
+            "POST",
+            "/admin/v1/orders",
+            "/admin/v1/orders",
+            &Caller::Iam,
+            Some(&json!({
+                "customerId": customer,
+                "amount": { "amount": amount, "currencyCode": "EUR" },
+                "description": "One box",
+            })),
+            Some(&format!("order-{}", uuid_like())),
+        ),
+    )
+    .await;
+    order.ok(201)["orderId"]
+        .as_str()
+        .expect("orderId")
+        .to_string()
+}
+
+/// Alice subscribes `wallet` to `plan_id` through the service as it was `ago` (the functions
+/// run on the wall clock, so a period can only be made due by starting it in the past):
+/// the subscription, its first payment, and whether it was made now.
+pub async fn subscribe_in_the_past(
+    d: &Deployment,
+    wallet: &str,
+    plan_id: &str,
+    ago: chrono::TimeDelta,
+    scope: &[u8],
+) -> (Subscription, Payment, bool) {
+    d.service_in_the_past(ago)
+        .subscribe(
+            &CustomerId::parse("alice").expect("customer"),
+            Subscribe {
+                wallet_id: WalletId::parse(wallet).expect("wallet id"),
+                plan_id: PlanId::parse(plan_id).expect("plan id"),
+                return_url: Some(format!("{SHOP}/subscriptions/done")),
+                scope: scope.to_vec(),
+            },
+        )
+        .await
+        .expect("subscribe")
 }

@@ -27,7 +27,7 @@ pub use events::{
     api_event, api_event_raw, call, expect_failure, run_job, scheduler_event, sqs_event, ApiReply,
     Caller,
 };
-pub use flows::{buyer_get, daily_plan, save_wallet, Api};
+pub use flows::{admin_order, buyer_get, daily_plan, save_wallet, subscribe_in_the_past, Api};
 pub use moto::{aws_config, moto_endpoint};
 
 /// The nine functions, as `scripts/build-lambda-bins` names its copies of the one binary

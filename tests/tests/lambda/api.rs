@@ -4,10 +4,10 @@
 
 use serde_json::json;
 
-use savedwallet_tests::{uuid_like, Preset};
+use savedwallet_tests::Preset;
 
 use savedwallet_tests::lambda::{
-    api_event, buyer_get, call, save_wallet, Api, Caller, Deployment, SHOP,
+    admin_order, api_event, buyer_get, call, save_wallet, Api, Caller, Deployment, SHOP,
 };
 
 #[tokio::test]
@@ -37,26 +37,7 @@ async fn a_buyer_saves_a_wallet_and_pays_an_order_the_merchant_created() {
     );
 
     // The merchant (IAM-authorized) creates an order; the buyer pays it.
-    let order = call(
-        &api.admin,
-        api_event(
-            "POST",
-            "/admin/v1/orders",
-            "/admin/v1/orders",
-            &Caller::Iam,
-            Some(&json!({
-                "customerId": "alice",
-                "amount": { "amount": "19.99", "currencyCode": "EUR" },
-                "description": "One box",
-            })),
-            Some(&format!("order-{}", uuid_like())),
-        ),
-    )
-    .await;
-    let order_id = order.ok(201)["orderId"]
-        .as_str()
-        .expect("orderId")
-        .to_string();
+    let order_id = admin_order(&api, "alice", "19.99").await;
     let pay_path = format!("/v1/orders/{order_id}/pay");
     let pay_body = json!({
         "walletId": wallet,

@@ -11,15 +11,15 @@
 use chrono::TimeDelta;
 use serde_json::json;
 
-use savedwallet_app::ids::{CustomerId, PaymentId, PlanId, SubscriptionId, WalletId};
+use savedwallet_app::ids::{PaymentId, SubscriptionId};
 use savedwallet_app::ports::BillingJob;
 use savedwallet_app::store::PaymentStatus;
-use savedwallet_app::usecases::Subscribe;
 use savedwallet_functions::queue::{job_body, parse_job};
 use savedwallet_tests::Preset;
 
 use savedwallet_tests::lambda::{
-    buyer_get, daily_plan, run_job, save_wallet, scheduler_event, sqs_event, Api, Deployment, SHOP,
+    buyer_get, daily_plan, run_job, save_wallet, scheduler_event, sqs_event, subscribe_in_the_past,
+    Api, Deployment,
 };
 
 /// A wallet of Alice's, a daily plan at 4.00 EUR made through the admin function, and a
@@ -29,19 +29,14 @@ async fn a_due_period(d: &Deployment, api: &Api) -> (String, SubscriptionId) {
     let saved = save_wallet(d, api, "alice", Preset::AlwaysApprove).await;
     let wallet = saved["walletId"].as_str().expect("walletId").to_string();
     daily_plan(api, "daily-box", "4.00").await;
-    let past = d.service_in_the_past(TimeDelta::hours(36));
-    let (sub, first, created) = past
-        .subscribe(
-            &CustomerId::parse("alice").expect("customer"),
-            Subscribe {
-                wallet_id: WalletId::parse(&wallet).expect("wallet id"),
-                plan_id: PlanId::parse("daily-box").expect("plan id"),
-                return_url: Some(format!("{SHOP}/subscriptions/done")),
-                scope: b"subscribe-1".to_vec(),
-            },
-        )
-        .await
-        .expect("subscribe");
+    let (sub, first, created) = subscribe_in_the_past(
+        d,
+        &wallet,
+        "daily-box",
+        TimeDelta::hours(36),
+        b"subscribe-1",
+    )
+    .await;
     assert!(created);
     assert_eq!(first.status, PaymentStatus::Succeeded, "{first:?}");
     assert_eq!(sub.period, 2, "period 1 is paid: {sub:?}");

@@ -7,14 +7,13 @@ use std::collections::BTreeMap;
 use chrono::TimeDelta;
 use serde_json::{json, Value};
 
-use savedwallet_app::ids::{CustomerId, PaymentId, PlanId, WalletId};
+use savedwallet_app::ids::PaymentId;
 use savedwallet_app::store::{PaymentStatus, SubscriptionStatus};
-use savedwallet_app::usecases::Subscribe;
-use savedwallet_tests::{uuid_like, Preset};
+use savedwallet_tests::Preset;
 
 use savedwallet_tests::lambda::{
-    api_event, buyer_get, call, daily_plan, run_job, save_wallet, scheduler_event, Api, Caller,
-    Deployment, SHOP,
+    admin_order, api_event, buyer_get, call, daily_plan, run_job, save_wallet, scheduler_event,
+    subscribe_in_the_past, Api, Caller, Deployment, SHOP,
 };
 
 #[tokio::test]
@@ -26,19 +25,14 @@ async fn the_reconciler_ends_what_waited_too_long() {
     let saved = save_wallet(&d, &api, "alice", Preset::MfaRequired).await;
     let wallet = saved["walletId"].as_str().expect("walletId").to_string();
     daily_plan(&api, "daily-box", "4.00").await;
-    let past = d.service_in_the_past(TimeDelta::hours(25));
-    let (sub, first, _) = past
-        .subscribe(
-            &CustomerId::parse("alice").expect("customer"),
-            Subscribe {
-                wallet_id: WalletId::parse(&wallet).expect("wallet id"),
-                plan_id: PlanId::parse("daily-box").expect("plan id"),
-                return_url: Some(format!("{SHOP}/subscriptions/done")),
-                scope: b"subscribe-mfa".to_vec(),
-            },
-        )
-        .await
-        .expect("subscribe");
+    let (sub, first, _) = subscribe_in_the_past(
+        &d,
+        &wallet,
+        "daily-box",
+        TimeDelta::hours(25),
+        b"subscribe-mfa",
+    )
+    .await;
     assert_eq!(first.status, PaymentStatus::ActionRequired, "{first:?}");
     assert_eq!(sub.status, SubscriptionStatus::Incomplete, "{sub:?}");
 
@@ -106,26 +100,7 @@ async fn the_dispatcher_puts_merchant_events_on_the_bus() {
     // A wallet and a paid order make events.
     let saved = save_wallet(&d, &api, "alice", Preset::AlwaysApprove).await;
     let wallet = saved["walletId"].as_str().expect("walletId").to_string();
-    let order = call(
-        &api.admin,
-        api_event(
-            "POST",
-            "/admin/v1/orders",
-            "/admin/v1/orders",
-            &Caller::Iam,
-            Some(&json!({
-                "customerId": "alice",
-                "amount": { "amount": "12.00", "currencyCode": "EUR" },
-                "description": "One box",
-            })),
-            Some(&format!("order-{}", uuid_like())),
-        ),
-    )
-    .await;
-    let order_id = order.ok(201)["orderId"]
-        .as_str()
-        .expect("orderId")
-        .to_string();
+    let order_id = admin_order(&api, "alice", "12.00").await;
     let paid = call(
         &api.charge,
         api_event(
