@@ -11,8 +11,11 @@
 //! the HTTPS clients and their TLS roots), measured in fresh processes of this binary with
 //! the functions' environment. Prints Markdown. Figures are measured, never asserted.
 //!
+//! Build the binaries as cargo-lambda builds the deployed one (it passes panic = "abort";
+//! the workspace's release profile unwinds, for the local stack):
+//!
 //! ```text
-//! cargo build --release -p savedwallet-functions --bins
+//! cargo build --release --config 'profile.release.panic="abort"' -p savedwallet-functions --bins
 //! cargo run --release -p savedwallet-tests --bin lambda-bench -- [--runs 10]
 //!     [--bins <target>/release] [--arm64 <target>/lambda] [--only wallets,admin]
 //!     [--env NAME=VALUE]   (more variables for the functions, e.g. MALLOC_ARENA_MAX=1)
@@ -501,7 +504,7 @@ async fn bench(a: Args) -> Result<(), String> {
         let bin = binary_of(&a.bins, f);
         let meta = std::fs::metadata(&bin).map_err(|e| {
             format!(
-                "{}: {e}; build them: cargo build --release -p savedwallet-functions --bins",
+                "{}: {e}; build them: cargo build --release --config 'profile.release.panic=\"abort\"' -p savedwallet-functions --bins",
                 bin.display()
             )
         })?;
