@@ -78,3 +78,55 @@ ensure_tools_venv() {
   touch "$marker"
 }
 export SAVEDWALLET_TOOLS_PYTHON="$ROOT/.venv-tools/bin/python"
+
+# wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock (the two
+# must match), from the Rust registry (~2 min the first time).
+WASM_BINDGEN_VERSION="0.2.130"
+ensure_wasm_bindgen() {
+  if command -v wasm-bindgen >/dev/null 2>&1 \
+    && [ "$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+    return
+  fi
+  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+}
+
+# The browser tools (tests/browser/package.json, locked): binaryen's wasm-opt, playwright-core
+# (it drives Debian's /usr/bin/chromium; it never downloads a browser) and TypeScript.
+ensure_browser_npm() {
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing Node.js and npm (apt)"
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  local marker="tests/browser/node_modules/.installed-$(sha256sum tests/browser/package-lock.json | cut -c1-16)"
+  if [ -f "$marker" ]; then return; fi
+  log "npm ci in tests/browser (binaryen, playwright-core, typescript)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$marker"
+}
+
+# Headless Chromium and its driver (Debian packages): the browser of the wasm tests and the
+# end-to-end tests.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
+  log "installing chromium and chromium-driver (apt)"
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+}
+
+# The helper's wasm-bindgen tests in headless Chromium (through chromedriver; the browser's
+# flags are in wasm/webdriver.json).
+test_wasm_helper() {
+  ensure_wasm_target
+  ensure_wasm_bindgen
+  ensure_chromium
+  log "wasm-bindgen tests of the helper in headless Chromium ($WASM_ROUTE)"
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver
+  if [ "$WASM_ROUTE" = rustup ]; then
+    cargo test --locked -p savedwallet-wasm --target wasm32-unknown-unknown
+  else
+    RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
+      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
+      /usr/bin/cargo test --locked -p savedwallet-wasm --target wasm32-unknown-unknown \
+      -Z build-std=std,panic_abort --target-dir target-deb
+  fi
+}

@@ -13,6 +13,8 @@ use savedwallet_shared::region::Region;
 
 const AFTER_HELP: &str = "\
 What runs (one process, localhost only):
+  Demo shop    http://127.0.0.1:8080/demo/   a shop's account page on the browser helper
+                                       (--helper-dir)
   API          http://127.0.0.1:8080   buyer /v1, merchant /admin/v1, /ipn, /health, /openapi.json,
                                        and the local-only /dev routes (loopback callers only):
                                          POST /dev/token {\"customerId\"}     a buyer JWT (24 h)
@@ -114,6 +116,10 @@ pub struct LocalArgs {
     /// The sandbox's seed (ids, fault injection).
     #[arg(long, default_value_t = 0x5eed)]
     seed: u64,
+    /// The built browser helper package the demo shop loads (scripts/build-wasm writes
+    /// <target dir>/wasm-pkg; ./scripts/local builds it and passes it here).
+    #[arg(long, value_name = "DIR")]
+    helper_dir: Option<PathBuf>,
 }
 
 impl LocalArgs {
@@ -160,6 +166,7 @@ impl LocalArgs {
             seed: self.seed,
             demo_plans: true,
             amazon_wrap: None,
+            helper_dir: self.helper_dir.clone(),
         })
     }
 }
@@ -167,6 +174,7 @@ impl LocalArgs {
 fn banner(info: &StackInfo, stack_json: &std::path::Path) -> String {
     format!(
         "\n  savedwallet local stack is up\n\n\
+         \x20 Demo shop:        {demo}\n\
          \x20 API:              {api}   (OpenAPI: {api}/openapi.json)\n\
          \x20 IPN endpoint:     {ipn}   (subscribed at the sandbox)\n\
          \x20 Sandbox:          {sandbox}   (control API: {control})\n\
@@ -179,6 +187,7 @@ fn banner(info: &StackInfo, stack_json: &std::path::Path) -> String {
          \x20 Run jobs now:     curl -s -X POST {api}/dev/jobs/run\n\n\
          \x20 Ctrl-C stops everything (the data stays in the state directory).\n",
         api = info.api_url,
+        demo = info.demo_url,
         ipn = info.ipn_url,
         sandbox = info.sandbox_url,
         control = info.sandbox_control_url,

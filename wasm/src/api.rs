@@ -7,7 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, RequestCredentials, RequestInit, RequestMode, Response};
 
-use crate::error::{code, Error};
+use crate::error::{code, Details, Error};
 use crate::js;
 
 /// An API answer: status and JSON body.
@@ -40,12 +40,7 @@ impl Api {
     }
 
     async fn bearer(&self) -> Result<String, Error> {
-        let none = || {
-            Error::new(
-                code::TOKEN_UNAVAILABLE,
-                "getToken() did not give a token",
-            )
-        };
+        let none = || Error::new(code::TOKEN_UNAVAILABLE, "getToken() did not give a token");
         let v = self.token.call0(&JsValue::NULL).map_err(|_| none())?;
         // A plain string or a promise of one.
         let v = JsFuture::from(Promise::resolve(&v))
@@ -138,12 +133,15 @@ pub fn api_error(status: u16, body: Option<&JsValue>) -> Error {
         _ => code::INVALID_RESPONSE,
     };
     let field = |k: &str| e.as_ref().and_then(|e| js::string(e, k));
+    let details = Details {
+        request_id: field("requestId"),
+        param: field("param"),
+        payment_id: field("paymentId"),
+    };
     Error {
         code: field("code").unwrap_or_else(|| fallback.to_string()),
         message: field("message").unwrap_or_else(|| "the API refused the request".to_string()),
         status: Some(status),
-        request_id: field("requestId"),
-        param: field("param"),
-        payment_id: field("paymentId"),
+        details: (details != Details::default()).then(|| Box::new(details)),
     }
 }

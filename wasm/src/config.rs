@@ -24,6 +24,8 @@ pub struct Config {
     pub setup_return_url: String,
     /// Where redirects may go.
     pub allow: AllowList,
+    /// After a failed MFA return, send the buyer to `checkout_start_url` (else only report).
+    pub redirect_on_failure: bool,
 }
 
 fn invalid(message: &str) -> Error {
@@ -48,7 +50,9 @@ impl Config {
     /// against it).
     pub fn from_js(value: &JsValue, page: Option<&str>) -> Result<Config, Error> {
         if !value.is_object() {
-            return Err(invalid("new SavedWalletClient(config) needs a config object"));
+            return Err(invalid(
+                "new SavedWalletClient(config) needs a config object",
+            ));
         }
         let api = js::string(value, "apiBaseUrl")
             .ok_or_else(|| invalid("config.apiBaseUrl is required"))?;
@@ -76,23 +80,34 @@ impl Config {
             Some(s) => absolute(&s, page, "config.setupReturnUrl is not a URL")?,
             None => ret.clone(),
         };
-        let mut allow = match js::get(value, "allowedRedirectHosts") {
-            Some(v) if Array::is_array(&v) => {
-                let mut hosts = Vec::new();
-                for h in Array::from(&v).iter() {
-                    hosts.push(h.as_string().ok_or_else(|| {
-                        invalid("config.allowedRedirectHosts must be strings")
-                    })?);
+        let mut allow =
+            match js::get(value, "allowedRedirectHosts") {
+                Some(v) if Array::is_array(&v) => {
+                    let mut hosts = Vec::new();
+                    for h in Array::from(&v).iter() {
+                        hosts.push(h.as_string().ok_or_else(|| {
+                            invalid("config.allowedRedirectHosts must be strings")
+                        })?);
+                    }
+                    AllowList::of(&hosts)?
                 }
-                AllowList::of(&hosts)?
-            }
-            Some(_) => return Err(invalid("config.allowedRedirectHosts must be an array")),
-            None => AllowList::amazon(),
-        };
+                Some(_) => return Err(invalid("config.allowedRedirectHosts must be an array")),
+                None => AllowList::amazon(),
+            };
         if let Some(s) = js::string(value, "sandboxUrl") {
             allow = allow.with_sandbox(&s)?;
         }
+        let redirect_on_failure = match js::string(value, "onFailure").as_deref() {
+            None | Some("redirect") => true,
+            Some("return") => false,
+            Some(_) => {
+                return Err(invalid(
+                    "config.onFailure must be \"redirect\" or \"return\"",
+                ))
+            }
+        };
         Ok(Config {
+            redirect_on_failure,
             api_base_url: api.href(),
             get_token,
             checkout_start_url: start,

@@ -4,7 +4,7 @@
 //! the API's own text.
 
 use js_sys::Reflect;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The helper's own error codes (the API's codes pass through unchanged).
 pub mod code {
@@ -33,6 +33,13 @@ pub struct Error {
     pub message: String,
     /// The HTTP status, when the API answered.
     pub status: Option<u16>,
+    /// What the API's error body said beyond code and message (boxed: rarely there).
+    pub details: Option<Box<Details>>,
+}
+
+/// The API error's optional fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
     /// The API's `requestId` (for support).
     pub request_id: Option<String>,
     /// The API's `param` (the field at fault).
@@ -48,9 +55,7 @@ impl Error {
             code: code.to_string(),
             message: message.to_string(),
             status: None,
-            request_id: None,
-            param: None,
-            payment_id: None,
+            details: None,
         }
     }
 
@@ -80,13 +85,15 @@ impl Error {
         if let Some(s) = self.status {
             set(obj, "status", &JsValue::from_f64(f64::from(s)));
         }
-        for (k, v) in [
-            ("requestId", &self.request_id),
-            ("param", &self.param),
-            ("paymentId", &self.payment_id),
-        ] {
-            if let Some(v) = v {
-                set(obj, k, &JsValue::from_str(v));
+        if let Some(d) = &self.details {
+            for (k, v) in [
+                ("requestId", &d.request_id),
+                ("param", &d.param),
+                ("paymentId", &d.payment_id),
+            ] {
+                if let Some(v) = v {
+                    set(obj, k, &JsValue::from_str(v));
+                }
             }
         }
         e.into()

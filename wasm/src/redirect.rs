@@ -34,7 +34,8 @@ pub struct AllowList {
 pub fn is_loopback(hostname: &str) -> bool {
     hostname == "localhost"
         || hostname == "[::1]"
-        || (hostname.starts_with("127.") && hostname.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        || (hostname.starts_with("127.")
+            && hostname.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
 }
 
 impl AllowList {
@@ -108,7 +109,9 @@ impl AllowList {
             }
         });
         if !listed {
-            return Err(refuse("the redirect's host is not an allowed Amazon Pay host"));
+            return Err(refuse(
+                "the redirect's host is not an allowed Amazon Pay host",
+            ));
         }
         Ok(u.href())
     }

@@ -4,7 +4,7 @@
 //! | key | value | lifetime |
 //! |---|---|---|
 //! | `savedwallet:pending` | the charge or setup waiting for the buyer's return (JSON) | redirect → completed return |
-//! | `savedwallet:return:<sessionId>` | `started` before the completion call, `done` after | the tab |
+//! | `savedwallet:return:<sessionId>` | `started` before the completion call, `done` (`done:<walletId>` for a setup) after | the tab |
 //! | `savedwallet:notice` | the failed-payment message for the checkout start page | until read |
 //!
 //! The `return:` guard is what keeps a reload (or Back into the return URL) from completing
@@ -24,14 +24,14 @@ pub const NOTICE_KEY: &str = "savedwallet:notice";
 const RETURN_PREFIX: &str = "savedwallet:return:";
 
 /// Where a completion of a checkout session stands in this tab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Guard {
     /// Never tried here.
     Fresh,
     /// A completion call was sent and its answer never read (the page went away mid-call).
     Started,
-    /// Completed: never call again.
-    Done,
+    /// Completed: never call again (with what it made, e.g. the wallet id of a setup).
+    Done(Option<String>),
 }
 
 /// The tab's session storage (or none).
@@ -89,9 +89,12 @@ impl TabState {
 
     /// The completion guard of a checkout session.
     pub fn guard(&self, session: &str) -> Guard {
-        match self.read(&return_key(session)).as_deref() {
-            Some("done") => Guard::Done,
-            Some(_) => Guard::Started,
+        match self.read(&return_key(session)) {
+            Some(v) if v == "done" => Guard::Done(None),
+            Some(v) => match v.strip_prefix("done:") {
+                Some(made) => Guard::Done(Some(made.to_string())),
+                None => Guard::Started,
+            },
             None => Guard::Fresh,
         }
     }
@@ -101,9 +104,16 @@ impl TabState {
         self.write(&return_key(session), "started");
     }
 
-    /// Records that the completion answered.
-    pub fn mark_done(&self, session: &str) {
-        self.write(&return_key(session), "done");
+    /// Records that the completion answered (and what it made, if anything).
+    pub fn mark_done(&self, session: &str, made: Option<&str>) {
+        match made {
+            Some(m) => {
+                let mut v = String::from("done:");
+                v.push_str(m);
+                self.write(&return_key(session), &v);
+            }
+            None => self.write(&return_key(session), "done"),
+        }
     }
 
     /// Forgets a started completion that got no answer (it may be tried again).

@@ -4,6 +4,7 @@
 //! and per-install secrets. `savedwallet local` runs it; `savedwallet simulate`, the
 //! whole-system tests and the API benchmark start it in-process on free ports.
 
+pub mod demo;
 pub mod jobs;
 pub mod secrets;
 
@@ -137,6 +138,8 @@ pub struct StackOptions {
     pub demo_plans: bool,
     /// A decorator of the service's Amazon Pay port (`None`: the client as it is).
     pub amazon_wrap: Option<AmazonWrap>,
+    /// The built browser helper package (`scripts/build-wasm`) the demo shop loads.
+    pub helper_dir: Option<PathBuf>,
 }
 
 impl StackOptions {
@@ -169,6 +172,7 @@ impl StackOptions {
             seed: 0x5eed,
             demo_plans: true,
             amazon_wrap: None,
+            helper_dir: None,
         }
     }
 }
@@ -228,6 +232,8 @@ pub struct StackInfo {
     pub store: String,
     /// The demo plans' ids.
     pub demo_plans: Vec<String>,
+    /// The demo shop (the buyer's account page; the merchant view beside it).
+    pub demo_url: String,
 }
 
 /// The service's clock: the simulator's, so one advance moves both.
@@ -333,7 +339,27 @@ impl LocalStack {
         };
         let sandbox = Arc::new(start_sandbox(&opts, &secrets).await?);
         let (store, store_desc) = open_store(&opts.store).await?;
-        let service = Arc::new(build_service(&opts, &secrets, &sandbox, store.clone())?);
+        // Bound first: the API's own origin (the demo shop's) is an allowed return origin.
+        let listener = tokio::net::TcpListener::bind(opts.api_addr)
+            .await
+            .map_err(|source| StackError::Listen {
+                addr: opts.api_addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StackError::Listen {
+            addr: opts.api_addr,
+            source,
+        })?;
+        let api_url = format!("http://{addr}");
+        let api_origin = Origin::parse(&api_url)
+            .map_err(|e| StackError::Config(format!("the API's origin {api_url}: {e}")))?;
+        let service = Arc::new(build_service(
+            &opts,
+            &secrets,
+            &sandbox,
+            store.clone(),
+            api_origin,
+        )?);
 
         let sink: Arc<dyn EventSink> = match &opts.webhook_url {
             Some(url) => Arc::new(
@@ -391,16 +417,13 @@ impl LocalStack {
                 token_ttl: Duration::from_secs(24 * 3600),
             },
         );
-        let listener = tokio::net::TcpListener::bind(opts.api_addr)
-            .await
-            .map_err(|source| StackError::Listen {
-                addr: opts.api_addr,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StackError::Listen {
-            addr: opts.api_addr,
-            source,
-        })?;
+        let app = app.merge(demo::routes(demo::Demo {
+            service: service.clone(),
+            jwt: Arc::new(issuer.verifier()),
+            region: opts.region,
+            sandbox_url: sandbox.base_url().to_string(),
+            helper_dir: opts.helper_dir.clone(),
+        }));
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(async move {
             let serve = axum::serve(
@@ -414,8 +437,8 @@ impl LocalStack {
                 tracing::error!(error = %e, "the API server stopped");
             }
         });
-        let api_url = format!("http://{addr}");
         let ipn_url = format!("{api_url}/ipn");
+        let demo_url = format!("{api_url}/demo/");
         subscribe_ipn(
             &sandbox,
             &ipn_url,
@@ -442,6 +465,7 @@ impl LocalStack {
             webhook_secret: secrets.webhook_secret.clone(),
             store: store_desc,
             demo_plans: demo,
+            demo_url,
         };
         Ok(LocalStack {
             info,
@@ -533,6 +557,7 @@ fn build_service(
     secrets: &Secrets,
     sandbox: &Arc<SandboxHandle>,
     store: Arc<dyn Store>,
+    api_origin: Origin,
 ) -> Result<Service, StackError> {
     let mut cfg = ClientConfig::new(
         opts.region,
@@ -567,7 +592,9 @@ fn build_service(
         KeyScope::new(MERCHANT_ID, Environment::Sandbox, "local"),
         STORE_ID,
     );
+    // The frontends', and the API's own (the demo shop is served there): API.md "Local mode".
     config.return_origins = opts.frontend_origins.clone();
+    config.return_origins.push(api_origin);
     // Local only: http://localhost return URLs and minute-long plans (LambdaEnv has no
     // way to set either).
     config.allow_loopback_http = true;
