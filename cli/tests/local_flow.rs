@@ -62,8 +62,12 @@ fn the_script_runs_the_local_command() {
     let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/local"))
         .expect("scripts/local");
     assert!(
-        script.contains("savedwallet\" local \"$@\""),
-        "scripts/local must exec `savedwallet local` with its arguments:\n{script}"
+        script.contains("savedwallet\" local --helper-dir \"$TARGET_DIR/wasm-pkg\" \"$@\""),
+        "scripts/local must exec `savedwallet local` with the built helper and its arguments:\n{script}"
+    );
+    assert!(
+        script.contains("scripts/build-wasm"),
+        "scripts/local must build the helper the demo shop loads:\n{script}"
     );
 }
 
