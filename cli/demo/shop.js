@@ -164,7 +164,9 @@ async function signIn(customerId) {
 }
 
 async function main() {
-  await init();
+  const t = performance.now();
+  await init(); // fetches and instantiates the .wasm beside the JS glue
+  window.__helperInitMs = performance.now() - t;
   config = await (await fetch("/demo/config.json")).json();
   const here = `${location.origin}/demo/`;
   client = new SavedWalletClient({

@@ -14,7 +14,7 @@ use savedwallet_shared::region::Region;
 const AFTER_HELP: &str = "\
 What runs (one process, localhost only):
   Demo shop    http://127.0.0.1:8080/demo/   a shop's account page on the browser helper
-                                       (--helper-dir)
+                                       (--helper-dir), and the merchant view (merchant.html)
   API          http://127.0.0.1:8080   buyer /v1, merchant /admin/v1, /ipn, /health, /openapi.json,
                                        and the local-only /dev routes (loopback callers only):
                                          POST /dev/token {\"customerId\"}     a buyer JWT (24 h)
@@ -175,6 +175,7 @@ fn banner(info: &StackInfo, stack_json: &std::path::Path) -> String {
     format!(
         "\n  savedwallet local stack is up\n\n\
          \x20 Demo shop:        {demo}\n\
+         \x20 Merchant view:    {demo}merchant.html#token={token}\n\
          \x20 API:              {api}   (OpenAPI: {api}/openapi.json)\n\
          \x20 IPN endpoint:     {ipn}   (subscribed at the sandbox)\n\
          \x20 Sandbox:          {sandbox}   (control API: {control})\n\

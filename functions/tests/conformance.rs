@@ -45,6 +45,7 @@ conformance!(
     basics::catalog,
     basics::bad_data_is_an_error,
     basics::limits_are_dynamodbs,
+    merchant::merchant_view_lists,
     payments::begin_checks_wallet_and_cap,
     payments::one_open_attempt_per_payment,
     payments::an_order_has_one_payment,

@@ -12,6 +12,7 @@ mod http {
     mod happy_buyer;
     mod idempotency;
     mod ipn;
+    mod merchant_view;
     mod mfa;
     mod openapi;
     mod ownership;

@@ -14,6 +14,7 @@ import { join } from "node:path";
 
 const FAILED_MFA = "Your payment was not successful. Please try another payment method.";
 const [scenario, demoUrl, artifacts] = process.argv.slice(2);
+const adminToken = process.env.SAVEDWALLET_ADMIN_TOKEN; // the merchant-view scenario's
 if (!scenario || !demoUrl || !artifacts) {
   console.error("usage: e2e.mjs <scenario> <demoUrl> <artifactDir>");
   process.exit(2);
@@ -152,6 +153,7 @@ const scenarios = {
     out.completeCalls = completes();
     out.addressAfterReturn = new URL(page.url()).search;
     out.helperReadyMs = await page.evaluate(() => window.__helperReadyMs);
+    out.helperInitMs = await page.evaluate(() => window.__helperInitMs);
   },
 
   async "mfa-fail"() {
@@ -234,6 +236,31 @@ const scenarios = {
     await page.click("#payments tr button:not(.secondary)");
     await waitPaymentStatus("succeeded");
     out.paymentStatus = await paymentStatus();
+  },
+
+  async "merchant-view"() {
+    await signIn("buyer-ops");
+    await setUpWallet("hard-decline-until-updated");
+    await page.click("#products .product button");
+    await waitPaymentStatus("declined");
+    await setUpWallet("always-approve");
+    // Wallets are listed newest first: "Pay with" now shows the new, chargeable one.
+    await page.click("#plans .product:last-child button");
+    await page.waitForFunction(() =>
+      document.querySelector("#subscriptions tr [data-field=status]")?.textContent === "active");
+    await settle(); // the jobs deliver the merchant events
+    // The banner's link: the token in the fragment, dropped from the address bar at once.
+    await page.goto(`${new URL("merchant.html", demoUrl)}#token=${encodeURIComponent(adminToken)}`);
+    await page.waitForFunction(() => Number(document.body.dataset.rendered ?? 0) > 0);
+    out.addressHash = new URL(page.url()).hash;
+    out.paymentStatuses = await page.$$eval("#payments [data-field=status]", (n) => n.map((x) => x.textContent));
+    out.attempts = await page.$$eval("#payments [data-field=attempt]", (n) => n.map((x) => x.textContent));
+    out.activeCount = await page.textContent("[data-status=active] [data-field=count]");
+    out.walletsToUpdate = await page.$$eval("#wallets tr", (n) => n.map((x) => x.dataset.wallet));
+    out.walletCustomers = await page.$$eval("#wallets tr td:first-child", (n) => n.map((x) => x.textContent));
+    out.eventTypes = await page.$$eval("#events tr", (n) => n.map((x) => x.dataset.event));
+    out.eventsDelivered = await page.$$eval("#events tr td:nth-child(4)", (n) =>
+      n.every((x) => x.textContent.startsWith("delivered")));
   },
 
   async "subscribe-cancel"() {

@@ -220,6 +220,13 @@ pub trait WalletStore: Send + Sync {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Wallet>>;
+    /// Every customer's wallets waiting for a payment-method update, most recently flagged
+    /// first (the merchant view; eventually consistent index).
+    async fn wallets_to_update(
+        &self,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Wallet>>;
 }
 
 /// Plans, orders and checkout-session bindings.
@@ -267,6 +274,14 @@ pub trait SubscriptionStore: Send + Sync {
     async fn subscriptions_of(
         &self,
         owner: &CustomerId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Subscription>>;
+    /// Every customer's subscriptions in `status`, newest first (the merchant view;
+    /// eventually consistent index).
+    async fn subscriptions_in(
+        &self,
+        status: SubscriptionStatus,
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Subscription>>;
@@ -323,6 +338,13 @@ pub trait PaymentStore: Send + Sync {
     async fn payments_of(
         &self,
         owner: &CustomerId,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Payment>>;
+    /// Every customer's payments, newest first (the merchant view; eventually consistent
+    /// index).
+    async fn recent_payments(
+        &self,
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> StoreResult<Page<Payment>>;

@@ -476,6 +476,15 @@ impl Service {
         Ok(self.store.payments_of(owner, limit, cursor).await?)
     }
 
+    /// The merchant view: every customer's payments, newest first.
+    pub async fn recent_payments(
+        &self,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> ServiceResult<Page<Payment>> {
+        Ok(self.store.recent_payments(limit, cursor).await?)
+    }
+
     /// The open attempt of a payment, if it is in `state`.
     async fn open_attempt_in(
         &self,

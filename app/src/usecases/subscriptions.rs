@@ -148,6 +148,16 @@ impl Service {
         Ok(self.store.subscriptions_of(owner, limit, cursor).await?)
     }
 
+    /// The merchant view: every customer's subscriptions in `status`, newest first.
+    pub async fn subscriptions_in(
+        &self,
+        status: SubscriptionStatus,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> ServiceResult<Page<Subscription>> {
+        Ok(self.store.subscriptions_in(status, limit, cursor).await?)
+    }
+
     /// `PATCH /v1/subscriptions/{id}`: bill another owned wallet from now on; a period
     /// waiting for a payment method is retried on it at once.
     pub async fn change_subscription_wallet(

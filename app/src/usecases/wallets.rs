@@ -590,6 +590,25 @@ impl Service {
         })
     }
 
+    /// The merchant view: every customer's wallets waiting for a payment-method update,
+    /// most recently flagged first.
+    pub async fn wallets_to_update(
+        &self,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> ServiceResult<Page<WalletView>> {
+        let page = self.store.wallets_to_update(limit, cursor).await?;
+        let now = self.clock.now();
+        let mut items = Vec::with_capacity(page.items.len());
+        for w in page.items {
+            items.push(self.wallet_view(w, now).await?);
+        }
+        Ok(Page {
+            items,
+            next: page.next,
+        })
+    }
+
     /// `DELETE /v1/wallets/{id}`: Close Charge Permission; its subscriptions end and their
     /// pending charges are canceled (an order's authorized payment is not). A repeat
     /// answers the closed wallet again.

@@ -1,6 +1,6 @@
 //! The demo shop `savedwallet local` serves under `/demo/` on the API's own origin (so its
-//! return URLs are allowed and no CORS is involved): the buyer's account page
-//! (cli/demo/, compiled in), the browser helper package from `--helper-dir`
+//! return URLs are allowed and no CORS is involved): the buyer's account page and the
+//! merchant view (cli/demo/, compiled in; the merchant view reads the admin list routes), the browser helper package from `--helper-dir`
 //! (read per request, so a rebuilt package is served at once), the shop's settings, and
 //! `POST /demo/orders` — the demo merchant's server creating an order from its catalogue for
 //! the signed-in buyer (amounts never come from the browser). Local stack only: the Lambda
@@ -24,7 +24,7 @@ use savedwallet_functions::http::JwtVerifier;
 use savedwallet_shared::region::Region;
 
 /// The pages and assets, compiled into the binary.
-const PAGES: [(&str, &str, &str); 3] = [
+const PAGES: [(&str, &str, &str); 5] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -39,6 +39,16 @@ const PAGES: [(&str, &str, &str); 3] = [
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../../demo/style.css"),
+    ),
+    (
+        "merchant.html",
+        "text/html; charset=utf-8",
+        include_str!("../../demo/merchant.html"),
+    ),
+    (
+        "merchant.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../demo/merchant.js"),
     ),
 ];
 

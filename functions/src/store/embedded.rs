@@ -21,6 +21,7 @@ use super::table::TableStore;
 const ITEMS: TableDefinition<&str, &[u8]> = TableDefinition::new("items");
 const GSI_DUE: TableDefinition<&str, &str> = TableDefinition::new("gsi1");
 const GSI_LOOKUP: TableDefinition<&str, &str> = TableDefinition::new("gsi2");
+const GSI_MERCHANT: TableDefinition<&str, &str> = TableDefinition::new("gsi3");
 /// Sorts after every key byte we write (ids never contain it).
 const HIGH: char = '\u{10FFFF}';
 
@@ -64,8 +65,13 @@ fn purge(db: &Database, cutoff: i64) -> Result<usize, String> {
         let mut items = txn.open_table(ITEMS).map_err(err)?;
         let mut due = txn.open_table(GSI_DUE).map_err(err)?;
         let mut lookup = txn.open_table(GSI_LOOKUP).map_err(err)?;
+        let mut merchant = txn.open_table(GSI_MERCHANT).map_err(err)?;
         for (main, item) in &expired {
-            for (index, table) in [(Index::Due, &mut due), (Index::Lookup, &mut lookup)] {
+            for (index, table) in [
+                (Index::Due, &mut due),
+                (Index::Lookup, &mut lookup),
+                (Index::Merchant, &mut merchant),
+            ] {
                 if let Some(e) = index_entry(index, item, main) {
                     table.remove(e.as_str()).map_err(err)?;
                 }
@@ -119,6 +125,7 @@ impl EmbeddedBackend {
             txn.open_table(ITEMS).map_err(err)?;
             txn.open_table(GSI_DUE).map_err(err)?;
             txn.open_table(GSI_LOOKUP).map_err(err)?;
+            txn.open_table(GSI_MERCHANT).map_err(err)?;
         }
         txn.commit().map_err(err)?;
         Ok(EmbeddedBackend {
@@ -169,6 +176,7 @@ fn index_entry(index: Index, item: &Item, main: &str) -> Option<String> {
 fn index_table(index: Index) -> TableDefinition<'static, &'static str, &'static str> {
     match index {
         Index::Due => GSI_DUE,
+        Index::Merchant => GSI_MERCHANT,
         _ => GSI_LOOKUP,
     }
 }
@@ -238,6 +246,10 @@ fn run_transaction(db: &Database, writes: Vec<Write>) -> Result<Vec<Option<Item>
             (
                 Index::Lookup,
                 txn.open_table(GSI_LOOKUP).map_err(|e| be(err(e)))?,
+            ),
+            (
+                Index::Merchant,
+                txn.open_table(GSI_MERCHANT).map_err(|e| be(err(e)))?,
             ),
         ];
         for (i, (w, m)) in writes.iter().zip(&mains).enumerate() {

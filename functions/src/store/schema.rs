@@ -35,12 +35,21 @@ pub const GSI1SK: &str = "gsi1sk";
 pub const GSI2PK: &str = "gsi2pk";
 /// Lookup GSI sort key.
 pub const GSI2SK: &str = "gsi2sk";
+/// Merchant-view GSI partition key: `PAYMENTS` (every payment), `SUBS#<status>` (the
+/// subscriptions in one status), `WALLETS#UPDATE` (sparse: wallets waiting for the buyer's
+/// payment-method update). One partition each: their writes follow Amazon's charge quota
+/// (tens per second), far below a GSI partition's ~1,000 writes a second.
+pub const GSI3PK: &str = "gsi3pk";
+/// Merchant-view GSI sort key: `<millis:013>#<id>` (creation, or the flag's time), newest last.
+pub const GSI3SK: &str = "gsi3sk";
 /// TTL attribute: epoch seconds after which DynamoDB may delete the item.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// Name of the timer GSI.
 pub const GSI_DUE: &str = "gsi1";
 /// Name of the lookup GSI.
 pub const GSI_LOOKUP: &str = "gsi2";
+/// Name of the merchant-view GSI.
+pub const GSI_MERCHANT: &str = "gsi3";
 pub use savedwallet_app::store::{DELIVERY_SHARDS, DUE_SHARDS, WAKE_SHARDS};
 
 /// The DynamoDB scalar type of a key attribute.
@@ -140,6 +149,17 @@ pub const SCHEMA: TableSchema = TableSchema {
                 kind: KeyType::S,
             },
         },
+        GsiDef {
+            name: GSI_MERCHANT,
+            partition: KeyAttr {
+                name: GSI3PK,
+                kind: KeyType::S,
+            },
+            sort: KeyAttr {
+                name: GSI3SK,
+                kind: KeyType::S,
+            },
+        },
     ],
     ttl_attribute: TTL_ATTRIBUTE,
 };
@@ -153,6 +173,8 @@ pub enum Index {
     Due,
     /// The lookup GSI.
     Lookup,
+    /// The merchant-view GSI (all payments, subscriptions by status, wallets to update).
+    Merchant,
 }
 
 impl Index {
@@ -162,6 +184,7 @@ impl Index {
             Index::Table => None,
             Index::Due => Some(GSI_DUE),
             Index::Lookup => Some(GSI_LOOKUP),
+            Index::Merchant => Some(GSI_MERCHANT),
         }
     }
 
@@ -171,6 +194,7 @@ impl Index {
             Index::Table => (PK, SK),
             Index::Due => (GSI1PK, GSI1SK),
             Index::Lookup => (GSI2PK, GSI2SK),
+            Index::Merchant => (GSI3PK, GSI3SK),
         }
     }
 }
@@ -281,6 +305,18 @@ pub mod keys {
     }
     /// Lookup index: every plan.
     pub const PLANS: &str = "PLANS";
+    /// Merchant-view index: every payment.
+    pub const ALL_PAYMENTS: &str = "PAYMENTS";
+    /// Merchant-view index: the subscriptions in `status`.
+    pub fn subscriptions_in(status: &str) -> String {
+        format!("SUBS#{status}")
+    }
+    /// Merchant-view index: wallets waiting for a payment-method update.
+    pub const WALLETS_TO_UPDATE: &str = "WALLETS#UPDATE";
+    /// Merchant-view sort key: millis, id (newest last).
+    pub fn merchant_sort(millis: i64, id: &str) -> String {
+        format!("{millis:013}#{id}")
+    }
     /// Lookup index: the attempt that created an Amazon charge.
     pub fn amazon_charge(charge_id: &str) -> String {
         format!("AMZCHARGE#{charge_id}")

@@ -5,6 +5,7 @@
 pub mod basics;
 pub mod billing;
 pub mod faults;
+pub mod merchant;
 pub mod model;
 pub mod payments;
 pub mod records;

@@ -41,6 +41,7 @@ async fn scenario(name: &str) -> (System, Value) {
     let system = System::start_with(|o| o.helper_dir = Some(helper)).await;
     let artifacts = target_dir().join("browser-artifacts");
     let out = tokio::process::Command::new("node")
+        .env("SAVEDWALLET_ADMIN_TOKEN", &system.stack.info.admin_token)
         .arg(root.join("tests/browser/e2e.mjs"))
         .arg(name)
         .arg(&system.stack.info.demo_url)
@@ -122,8 +123,8 @@ async fn an_approved_mfa_challenge_completes_the_payment_once() {
     assert_eq!(system.amazon_calls("CompleteCheckoutSession").await, 2);
     assert_eq!(system.amazon_calls("CreateCharge").await, 1);
     eprintln!(
-        "figures: helper ready {} ms after navigation start; {} helper API calls and {} page API calls per MFA round trip",
-        report["helperReadyMs"], report["helperCallsPerMfaRoundTrip"], report["pageCallsPerMfaRoundTrip"]
+        "figures: helper ready {} ms after navigation start (init() {} ms); {} helper API calls and {} page API calls per MFA round trip",
+        report["helperReadyMs"], report["helperInitMs"], report["helperCallsPerMfaRoundTrip"], report["pageCallsPerMfaRoundTrip"]
     );
 }
 
@@ -191,4 +192,45 @@ async fn a_subscription_is_canceled_and_the_wallet_closed() {
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0]["status"], "canceled");
     assert_eq!(system.amazon_calls("CloseChargePermission").await, 1);
+}
+
+#[tokio::test]
+async fn the_merchant_view_shows_payments_subscriptions_wallets_and_events() {
+    let (system, report) = scenario("merchant-view").await;
+    assert_eq!(report["addressHash"], "", "the token left the address bar");
+    // Both payments (made at the same instant of the frozen test clock, so in either order).
+    let mut statuses: Vec<&str> = report["paymentStatuses"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["declined", "succeeded"], "{report:#}");
+    assert!(
+        report["attempts"]
+            .as_array()
+            .expect("attempts")
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| a.contains("HardDeclined"))),
+        "Amazon's reason code is shown: {report:#}"
+    );
+    assert_eq!(report["activeCount"], "1");
+    assert_eq!(report["walletCustomers"], serde_json::json!(["buyer-ops"]));
+    // The page shows what the admin API holds.
+    let r = system
+        .admin_call(Method::GET, "/admin/v1/wallets/update-required", None, None)
+        .await;
+    let flagged = r.ok(200)["wallets"][0]["walletId"].clone();
+    assert_eq!(report["walletsToUpdate"][0], flagged);
+    let types = report["eventTypes"].as_array().expect("events");
+    for t in [
+        "payment.succeeded",
+        "payment.declined",
+        "wallet.update_required",
+        "subscription.active",
+    ] {
+        assert!(types.iter().any(|e| e == t), "{t} in {types:?}");
+    }
+    assert_eq!(report["eventsDelivered"], true, "{report:#}");
 }

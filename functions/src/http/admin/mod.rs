@@ -4,6 +4,7 @@
 
 pub(crate) mod catalog;
 pub(crate) mod payments;
+pub(crate) mod view;
 
 use axum::http::Method;
 use axum::routing::on;
@@ -65,6 +66,15 @@ pub(crate) static ROUTES: &[RouteSpec] = &[
         "/admin/v1/subscriptions/{subscriptionId}",
         |m| on(m, catalog::cancel_subscription),
     ),
+    route(Method::GET, "/admin/v1/payments", |m| {
+        on(m, view::recent_payments)
+    }),
+    route(Method::GET, "/admin/v1/subscriptions", |m| {
+        on(m, view::subscriptions_by_status)
+    }),
+    route(Method::GET, "/admin/v1/wallets/update-required", |m| {
+        on(m, view::wallets_to_update)
+    }),
     route(Method::GET, "/admin/v1/events", |m| on(m, catalog::events)),
     route(Method::POST, "/admin/v1/billing/run", |m| {
         on(m, catalog::billing_run)

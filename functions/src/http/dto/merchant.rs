@@ -164,6 +164,10 @@ pub struct EventDto {
     pub data: serde_json::Value,
     /// When it happened.
     pub created_at: Timestamp,
+    /// Delivered to the merchant's endpoint (or bus); false while a delivery is still due.
+    pub delivered: bool,
+    /// Delivery attempts made so far.
+    pub deliveries: u32,
 }
 
 impl From<&MerchantEvent> for EventDto {
@@ -174,6 +178,8 @@ impl From<&MerchantEvent> for EventDto {
             customer_id: e.customer_id.as_ref().map(|c| c.to_string()),
             data: e.data.clone(),
             created_at: e.created_at.into(),
+            delivered: e.deliver_at.is_none(),
+            deliveries: e.deliveries,
         }
     }
 }

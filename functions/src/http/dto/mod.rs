@@ -5,6 +5,7 @@
 pub mod input;
 mod merchant;
 mod payment;
+mod view;
 mod wallet;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,6 +16,7 @@ use savedwallet_shared::money::Price;
 
 pub use merchant::*;
 pub use payment::*;
+pub use view::*;
 pub use wallet::*;
 
 /// Money: `{"amount": "14.00", "currencyCode": "EUR"}` with exactly the currency's minor

@@ -9,7 +9,7 @@ use savedwallet_shared::money::Price;
 use super::attr::*;
 use super::{millis, num, seconds, Reader, Writer};
 use crate::store::item::{Item, Val};
-use crate::store::schema::{keys, GSI1PK, GSI1SK, GSI2PK, GSI2SK, TTL_ATTRIBUTE};
+use crate::store::schema::{keys, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, TTL_ATTRIBUTE};
 
 /// How long merchant events stay readable at `GET /admin/v1/events`.
 pub const EVENT_RETENTION: TimeDelta = TimeDelta::days(30);
@@ -45,6 +45,19 @@ pub fn wallet_item(w: &Wallet) -> StoreResult<Item> {
         .time(CREATED_AT, w.created_at)
         .time(UPDATED_AT, w.updated_at)
         .n(VERSION, num(w.version));
+    // Sparse: only a wallet waiting for the buyer's update is in the merchant view's list.
+    let out = if w.update_required {
+        let since = w.update_required_since.unwrap_or(w.updated_at);
+        index(
+            out,
+            GSI3PK,
+            GSI3SK,
+            keys::WALLETS_TO_UPDATE.to_string(),
+            Val::S(keys::merchant_sort(millis(since), w.wallet_id.as_str())),
+        )
+    } else {
+        out
+    };
     let sort = keys::customer_sort("W", millis(w.created_at), w.wallet_id.as_str());
     Ok(index(
         out,
@@ -232,6 +245,13 @@ pub fn subscription_item(s: &Subscription) -> StoreResult<Item> {
         ),
         None => w,
     };
+    let w = index(
+        w,
+        GSI3PK,
+        GSI3SK,
+        keys::subscriptions_in(s.status.as_str()),
+        Val::S(keys::merchant_sort(millis(s.created_at), id)),
+    );
     let sort = keys::customer_sort("S", millis(s.created_at), id);
     Ok(index(
         w,
@@ -320,6 +340,13 @@ pub fn payment_item(p: &Payment) -> StoreResult<Item> {
         ),
         None => w,
     };
+    let w = index(
+        w,
+        GSI3PK,
+        GSI3SK,
+        keys::ALL_PAYMENTS.to_string(),
+        Val::S(keys::merchant_sort(millis(p.created_at), id)),
+    );
     let sort = keys::customer_sort("P", millis(p.created_at), id);
     Ok(index(
         w,

@@ -652,6 +652,21 @@ impl<B: Backend> PaymentStore for TableStore<B> {
         self.query_page(q, cursor, payment_from).await
     }
 
+    async fn recent_payments(
+        &self,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Payment>> {
+        let mut q = query(
+            Index::Merchant,
+            keys::ALL_PAYMENTS.to_string(),
+            SortCond::Any,
+            limit,
+        );
+        q.descending = true;
+        self.query_page(q, cursor, payment_from).await
+    }
+
     async fn payments_to_wake(
         &self,
         shard: u32,

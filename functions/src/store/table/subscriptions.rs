@@ -14,7 +14,7 @@ use crate::store::codec::{self, millis, subscription_from, subscription_item};
 use crate::store::item::{
     apply_updates, Backend, BackendError, Cond, SortCond, Update, Val, Write, WriteOp,
 };
-use crate::store::schema::{keys, Index, GSI1PK, GSI1SK};
+use crate::store::schema::{keys, Index, GSI1PK, GSI1SK, GSI3PK};
 
 /// The statuses billing claims periods of.
 fn billable() -> Cond {
@@ -103,6 +103,13 @@ fn edit_updates(new: &Subscription, edit: &SubscriptionEdit) -> StoreResult<Vec<
             u.push(Update::Remove(DUE));
             u.push(Update::Remove(GSI1PK));
             u.push(Update::Remove(GSI1SK));
+            // The merchant view lists it under its new status.
+            u.push(Update::Set(
+                GSI3PK,
+                Val::S(keys::subscriptions_in(
+                    SubscriptionStatus::Canceled.as_str(),
+                )),
+            ));
         }
     }
     Ok(u)
@@ -263,6 +270,22 @@ impl<B: Backend> SubscriptionStore for TableStore<B> {
             Index::Lookup,
             keys::customer(owner.as_str()),
             SortCond::BeginsWith("S#".into()),
+            limit,
+        );
+        q.descending = true;
+        self.query_page(q, cursor, subscription_from).await
+    }
+
+    async fn subscriptions_in(
+        &self,
+        status: SubscriptionStatus,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Subscription>> {
+        let mut q = query(
+            Index::Merchant,
+            keys::subscriptions_in(status.as_str()),
+            SortCond::Any,
             limit,
         );
         q.descending = true;

@@ -130,4 +130,19 @@ impl<B: Backend> WalletStore for TableStore<B> {
         }
         Ok(page)
     }
+
+    async fn wallets_to_update(
+        &self,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> StoreResult<Page<Wallet>> {
+        let mut q = query(
+            Index::Merchant,
+            keys::WALLETS_TO_UPDATE.to_string(),
+            SortCond::Any,
+            limit,
+        );
+        q.descending = true;
+        self.query_page(q, cursor, wallet_from).await
+    }
 }
