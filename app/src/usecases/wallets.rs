@@ -579,6 +579,11 @@ impl Service {
         cursor: Option<&Cursor>,
     ) -> ServiceResult<Page<WalletView>> {
         let page = self.store.wallets_of(owner, limit, cursor).await?;
+        self.wallet_views(page).await
+    }
+
+    /// A page of wallets as views (usage and update link), read now.
+    async fn wallet_views(&self, page: Page<Wallet>) -> ServiceResult<Page<WalletView>> {
         let now = self.clock.now();
         let mut items = Vec::with_capacity(page.items.len());
         for w in page.items {
@@ -598,15 +603,7 @@ impl Service {
         cursor: Option<&Cursor>,
     ) -> ServiceResult<Page<WalletView>> {
         let page = self.store.wallets_to_update(limit, cursor).await?;
-        let now = self.clock.now();
-        let mut items = Vec::with_capacity(page.items.len());
-        for w in page.items {
-            items.push(self.wallet_view(w, now).await?);
-        }
-        Ok(Page {
-            items,
-            next: page.next,
-        })
+        self.wallet_views(page).await
     }
 
     /// `DELETE /v1/wallets/{id}`: Close Charge Permission; its subscriptions end and their

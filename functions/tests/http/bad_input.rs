@@ -272,6 +272,10 @@ async fn bad_input_is_refused_with_its_field_and_nothing_is_written() {
         case(&m, Method::GET, "/admin/v1/customers/alice/wallets?cursor=%20").param("cursor"),
         case(&m, Method::GET, "/admin/v1/customers/alice/subscriptions?x=1").param("x"),
         case(&m, Method::GET, "/admin/v1/events?cursor=abc").param("cursor"),
+        case(&m, Method::GET, "/admin/v1/payments?limit=0").param("limit"),
+        case(&m, Method::GET, "/admin/v1/subscriptions?status=paused").param("status"),
+        case(&m, Method::GET, "/admin/v1/subscriptions?status=active&limit=101").param("limit"),
+        case(&m, Method::GET, "/admin/v1/wallets/update-required?cursor=%20").param("cursor"),
         case(&m, Method::POST, "/admin/v1/billing/run")
             .json(json!({"x": 1}))
             .param("x"),

@@ -2,11 +2,18 @@
 // of savedwallet-wasm used as a merchant's page would, so a typing that drifts from the
 // helper breaks the build. Never run.
 import init, {
-  SavedWalletClient, checkRedirect, readReturn,
+  SavedWalletClient, checkRedirect, readReturn, initSync, start,
   type ClientConfig, type ChargeOutcome, type SubscribeOutcome, type ReturnOutcome, type SetupOutcome,
   type SetupStart, type PaymentResult, type PaymentStatus, type BuyerAction, type BuyerActionKind,
   type Wallet, type Subscription, type Money, type ReturnParams, type PendingState, type SavedWalletError,
 } from "savedwallet-wasm";
+
+// The rest of wasm-bindgen's surface: a synchronous init from bytes a bundler inlined, and
+// the start hook (init runs it; calling it again is harmless).
+export function fromBytes(bytes: BufferSource): void {
+  initSync({ module: bytes });
+  start();
+}
 
 export async function page(jwt: () => Promise<string>): Promise<void> {
   await init();
