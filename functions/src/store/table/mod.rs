@@ -1,6 +1,7 @@
 //! The domain operations, written once over [`Backend`]: both adapters run these exact
 //! conditions, updates and transactions. One file per capability of the port.
 
+mod attempts;
 mod catalog;
 mod payments;
 mod records;
