@@ -1,20 +1,10 @@
 // The merchant view: what an operator looks at instead of reading logs, built on the admin
 // list routes (recent payments, subscriptions by status, wallets to update, events).
+import { el, money, stateClass, when } from "/demo/common.js";
+
 const $ = (id) => document.getElementById(id);
 const TOKEN = "demo:admin-token";
 const STATUSES = ["active", "past_due", "incomplete", "canceled"];
-
-function el(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) e.setAttribute(k, v);
-  for (const k of kids.flat()) e.append(k instanceof Node ? k : document.createTextNode(String(k ?? "")));
-  return e;
-}
-const money = (m) => (m ? `${m.amount} ${m.currencyCode}` : "");
-const when = (t) => (t ? new Date(t).toLocaleString() : "");
-const stateClass = (s) =>
-  ({ succeeded: "good", active: "good", Chargeable: "good", authorized: "good",
-     pending: "wait", action_required: "wait", incomplete: "wait", past_due: "wait" }[s] ?? "bad");
 
 async function admin(path) {
   const r = await fetch(path, { headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` } });

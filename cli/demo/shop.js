@@ -1,21 +1,12 @@
 // The demo shop's account page, on the buyer helper (savedwallet-wasm). The page reads the
 // API directly for its lists; every charge, redirect and return goes through the helper.
 import init, { SavedWalletClient } from "/demo/pkg/savedwallet_wasm.js";
+import { el, money, stateClass, when } from "/demo/common.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN = "demo:token", CUSTOMER = "demo:customer";
 let client = null;
 let config = null;
-
-function el(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const k of kids.flat()) e.append(k instanceof Node ? k : document.createTextNode(String(k ?? "")));
-  return e;
-}
 
 function notice(kind, text) {
   const n = $("notice");
@@ -23,12 +14,6 @@ function notice(kind, text) {
   n.textContent = text;
   if (text) n.scrollIntoView({ block: "nearest" });
 }
-
-const money = (m) => (m ? `${m.amount} ${m.currencyCode}` : "");
-const when = (t) => (t ? new Date(t).toLocaleString() : "");
-const stateClass = (s) =>
-  ({ Chargeable: "good", succeeded: "good", active: "good", authorized: "good",
-     pending: "wait", action_required: "wait", incomplete: "wait", past_due: "wait" }[s] ?? "bad");
 
 async function api(method, path, body) {
   const headers = { authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` };

@@ -24,7 +24,7 @@ use savedwallet_functions::http::JwtVerifier;
 use savedwallet_shared::region::Region;
 
 /// The pages and assets, compiled into the binary.
-const PAGES: [(&str, &str, &str); 5] = [
+const PAGES: [(&str, &str, &str); 6] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -34,6 +34,11 @@ const PAGES: [(&str, &str, &str); 5] = [
         "shop.js",
         "text/javascript; charset=utf-8",
         include_str!("../../demo/shop.js"),
+    ),
+    (
+        "common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../demo/common.js"),
     ),
     (
         "style.css",
